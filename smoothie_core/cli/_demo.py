@@ -1,0 +1,110 @@
+"""``smoothie demo``: Smoothie selecting among candidate answers, offline.
+
+This is the core demo (no chat models): a small built-in set of questions, each with
+several candidate answers of varying quality, embedded with the offline MiniLM,
+scored with per-sample Smoothie and selected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+
+from smoothie_core.cli._table import format_table
+
+#: (question, {candidate: answer}); "weak" is off-topic or wrong in most rows.
+EXAMPLES: list[tuple[str, dict[str, str]]] = [
+    (
+        "What is the capital of France?",
+        {
+            "model-a": "The capital of France is Paris.",
+            "model-b": "Paris is the capital city of France.",
+            "model-c": "France's capital is Paris, on the Seine.",
+            "model-d": "The capital of France is Lyon.",
+            "weak": "I like turtles and sunny afternoons.",
+        },
+    ),
+    (
+        "What is 12 times 12?",
+        {
+            "model-a": "12 times 12 is 144.",
+            "model-b": "12 x 12 = 144.",
+            "model-c": "The product of 12 and 12 is 144.",
+            "model-d": "12 times 12 equals 124.",
+            "weak": "Twelve is a dozen, like eggs in a carton.",
+        },
+    ),
+    (
+        "Summarise: The meeting moved from Monday to Wednesday because the room was booked.",
+        {
+            "model-a": "The meeting was moved to Wednesday since the room was booked on Monday.",
+            "model-b": "Because the room was taken, the meeting is now on Wednesday, not Monday.",
+            "model-c": "Room booked Monday, so the meeting moved to Wednesday.",
+            "model-d": "The meeting was cancelled.",
+            "weak": "Meetings are a great way to build team spirit.",
+        },
+    ),
+    (
+        "Rewrite politely: Send me the report now.",
+        {
+            "model-a": "Could you please send me the report when you have a moment?",
+            "model-b": "Would you mind sending me the report, please?",
+            "model-c": "Please send me the report at your earliest convenience.",
+            "model-d": "SEND THE REPORT NOW!!!",
+            "weak": "Reports are documents that contain information.",
+        },
+    ),
+    (
+        "Name a primary colour.",
+        {
+            "model-a": "Red is a primary colour.",
+            "model-b": "Blue is one of the primary colours.",
+            "model-c": "A primary colour is red.",
+            "model-d": "Red is a primary colour.",
+            "weak": "The weather today is cloudy.",
+        },
+    ),
+    (
+        "Who wrote Romeo and Juliet?",
+        {
+            "model-a": "Romeo and Juliet was written by William Shakespeare.",
+            "model-b": "William Shakespeare wrote Romeo and Juliet.",
+            "model-c": "Shakespeare is the author of Romeo and Juliet.",
+            "model-d": "It was written by Charles Dickens.",
+            "weak": "Juliet is a popular name for girls.",
+        },
+    ),
+]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="select among candidate answers with Smoothie, offline")
+    p.add_argument(
+        "--embedder", default=None, help="embedder spec (default: the offline all-MiniLM-L6-v2)"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from smoothie_core.embedders import load_embedder
+    from smoothie_core.router import Router
+
+    start = time.perf_counter()
+    names = list(EXAMPLES[0][1])
+    router = Router(names, embedder=load_embedder(args.embedder))
+    print(f"Smoothie select mode over {len(names)} candidates: {', '.join(names)}")
+    print(f"embedder: {router.embedder.id}\n")
+    rows = []
+    picks = []
+    for question, answers in EXAMPLES:
+        decision = router.select(question, answers)
+        picks.append(decision.selected)
+        weights = " ".join(f"{decision.weights[n]:.2f}" for n in names)
+        rows.append([question, weights, decision.selected, answers[decision.selected]])
+    print(format_table(["question", "weights (" + " ".join(names) + ")", "selected", "answer"], rows, max_width=48))
+    counts = {n: picks.count(n) for n in names}
+    print(f"\nselected per candidate: {counts}")
+    print(f"total time: {time.perf_counter() - start:.1f} s")
+    return 0

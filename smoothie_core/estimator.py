@@ -1,0 +1,506 @@
+"""The scikit-learn style :class:`Smoothie` estimator: a thin shell over :mod:`smoothie_core.triplet`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from smoothie_core import _io
+from smoothie_core._validation import (
+    check_candidate_names,
+    check_input_embeddings,
+    check_n_neighbors,
+    check_output_embeddings,
+)
+from smoothie_core.exceptions import NotFittedError, StateFileError
+from smoothie_core.neighbors import ExactNeighbors, NeighborIndex
+from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
+
+__all__ = ["Smoothie"]
+
+_FORMAT = "smoothie-router/Smoothie"
+_FORMAT_VERSION = 1
+
+IndexFactory = Callable[[], NeighborIndex]
+
+
+class Smoothie:
+    """Label-free quality weights for ``m >= 3`` candidate generators (Guha et al., 2024).
+
+    Smoothie estimates how far each candidate's output lies from a latent true output
+    from how the candidates' output embeddings agree (the "triplet" estimator), then
+    weights candidates by ``theta = d / (2 delta)``, normalised.
+
+    Parameters
+    ----------
+    n_neighbors : int or None, default=None
+        ``None``: Smoothie-Global, one weight vector for all inputs. An int ``k``:
+        Smoothie-Local, uniform average over the ``k`` nearest inputs (Euclidean on the
+        input embeddings; a fitted sample is its own nearest neighbour).
+    max_samples : int or None, default=None
+        Keep at most this many samples; :meth:`partial_fit` drops the oldest beyond it
+        (a bounded online pool). ``None`` keeps everything.
+    neighbor_index : callable or None, default=None
+        Factory returning an empty :class:`~smoothie_core.neighbors.NeighborIndex`;
+        ``None`` uses exact numpy search.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_samples, n_candidates)
+        Weights for every fitted sample (test-time selection). Rows sum to 1.
+    global_weights_ : ndarray of shape (n_candidates,)
+        Smoothie-Global weights over all fitted samples.
+    sample_deltas_ : ndarray of shape (n_samples, n_candidates)
+        Per-sample triplet statistics (smaller is better): the whole fitted state.
+    input_embeddings_ : ndarray of shape (n_samples, dim_in) or None
+    candidate_names_ : list of str
+    n_samples_, n_candidates_, output_dim_ : int
+
+    Notes
+    -----
+    The estimator is linear in squared distances, so the fitted state is one
+    ``m``-vector per sample (see :func:`~smoothie_core.triplet.sample_deltas`): fitting is
+    O(n m d), Global is a mean, Local a neighbour average, and :meth:`partial_fit` appends
+    rows. Where all estimates are positive the weights equal the paper's normalised
+    ``theta``; non-positive estimates and identical outputs are handled as described in
+    :func:`~smoothie_core.triplet.weights_from_deltas` (never NaN).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> truth = rng.normal(size=(200, 1, 8))
+    >>> outputs = truth + rng.normal(size=(200, 3, 8)) * np.array([0.1, 1.0, 2.0])[:, None]
+    >>> sm = Smoothie().fit(outputs)
+    >>> int(sm.global_weights_.argmax())
+    0
+    >>> sm.weights_.shape
+    (200, 3)
+    >>> local = Smoothie(n_neighbors=5).fit(outputs, truth[:, 0])
+    >>> local.predict(truth[:3, 0]).tolist()
+    [0, 0, 0]
+    """
+
+    #: JSON metadata stored by :meth:`save` (set by :meth:`load`).
+    metadata_: dict[str, Any]
+
+    def __init__(
+        self,
+        n_neighbors: int | None = None,
+        *,
+        max_samples: int | None = None,
+        neighbor_index: IndexFactory | None = None,
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.max_samples = max_samples
+        self.neighbor_index = neighbor_index
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        output_embeddings: ArrayLike,
+        input_embeddings: ArrayLike | None = None,
+        *,
+        candidate_names: Sequence[str] | None = None,
+    ) -> Smoothie:
+        """Estimate per-sample statistics from ``(n, m, d)`` output embeddings.
+
+        Parameters
+        ----------
+        output_embeddings : array of shape (n_samples, n_candidates, dim)
+        input_embeddings : array of shape (n_samples, dim_in), optional
+            Required for Smoothie-Local (``n_neighbors`` is an int).
+        candidate_names : sequence of str, optional
+            Names stored with the state (default ``"0"``, ``"1"``, ...).
+
+        Returns
+        -------
+        self
+        """
+        k = self._check_params()
+        outputs = check_output_embeddings(output_embeddings)
+        n, m, d = outputs.shape
+        inputs = self._check_fit_inputs(input_embeddings, n, k)
+        if k is not None and k > n:
+            raise ValueError(
+                f"`n_neighbors`={k} is larger than the number of samples n_samples={n}; "
+                f"use n_neighbors <= {n} or fit on more samples."
+            )
+        names = check_candidate_names(candidate_names, m)
+        self._set_state(sample_deltas(outputs), inputs, names, d)
+        self._trim()
+        return self
+
+    def partial_fit(
+        self,
+        output_embeddings: ArrayLike,
+        input_embeddings: ArrayLike | None = None,
+        *,
+        candidate_names: Sequence[str] | None = None,
+    ) -> Smoothie:
+        """Append observations without refitting from scratch (online update).
+
+        On an unfitted estimator this is :meth:`fit` (without the ``k <= n`` check, so a
+        pool can start small). Otherwise the new samples' statistics are appended; with
+        ``max_samples`` set, the oldest samples beyond it are dropped.
+        """
+        if not self._is_fitted():
+            k = self._check_params()
+            outputs = check_output_embeddings(output_embeddings)
+            inputs = self._check_fit_inputs(input_embeddings, outputs.shape[0], k)
+            names = check_candidate_names(candidate_names, outputs.shape[1])
+            self._set_state(sample_deltas(outputs), inputs, names, outputs.shape[2])
+            self._trim()
+            return self
+        k = self._check_params()
+        outputs = check_output_embeddings(output_embeddings)
+        n, m, d = outputs.shape
+        if m != self.n_candidates_ or d != self.output_dim_:
+            raise ValueError(
+                f"`output_embeddings` must have shape (n_samples, {self.n_candidates_}, "
+                f"{self.output_dim_}) like the fitted data; got {outputs.shape}."
+            )
+        if candidate_names is not None and list(candidate_names) != self.candidate_names_:
+            raise ValueError(
+                f"`candidate_names` must match the fitted names {self.candidate_names_}; got "
+                f"{list(candidate_names)}."
+            )
+        if self.input_embeddings_ is None:
+            if input_embeddings is not None and k is None:
+                raise ValueError(
+                    "This Smoothie was fitted without input embeddings; pass "
+                    "input_embeddings=None to partial_fit (or refit with inputs)."
+                )
+            inputs = self._check_fit_inputs(input_embeddings, n, k)
+        else:
+            if input_embeddings is None:
+                raise ValueError(
+                    "This Smoothie was fitted with input embeddings; partial_fit needs "
+                    f"`input_embeddings` of shape ({n}, {self.input_embeddings_.shape[1]})."
+                )
+            inputs = check_input_embeddings(
+                input_embeddings, n_samples=n, dim=self.input_embeddings_.shape[1]
+            )
+        self._deltas = np.concatenate([self._deltas, sample_deltas(outputs)])
+        if inputs is not None:
+            assert self._inputs is not None
+            self._inputs = np.concatenate([self._inputs, np.asarray(inputs, dtype=np.float64)])
+            if self._index is not None:
+                self._index.add(np.asarray(inputs, dtype=np.float64))
+        self._invalidate()
+        self._trim()
+        return self
+
+    # --------------------------------------------------------------- prediction
+    def predict_weights(
+        self,
+        input_embeddings: ArrayLike,
+        output_embeddings: ArrayLike | None = None,
+        *,
+        n_neighbors: int | None = None,
+    ) -> NDArray[np.float64]:
+        """Weights ``(n_queries, n_candidates)`` for new inputs (rows sum to 1).
+
+        Route mode (``output_embeddings=None``): Smoothie-Local averages the statistics
+        of the ``k`` nearest fitted inputs; Smoothie-Global returns the global weights
+        for every row.
+
+        Select mode (``output_embeddings`` of shape ``(n_queries, n_candidates, dim)``
+        given): each query's own statistic counts as its nearest neighbour, plus its
+        ``k - 1`` nearest fitted samples (all fitted samples for Global). Nothing is
+        stored; use :meth:`partial_fit` to add the queries to the pool.
+
+        ``n_neighbors`` overrides the estimator's ``k`` for this call (like
+        scikit-learn's ``kneighbors(X, n_neighbors=...)``).
+        """
+        self._require_fitted()
+        k = self._check_params() if n_neighbors is None else check_n_neighbors(n_neighbors)
+        if k is not None and self._inputs is None:
+            raise ValueError(
+                f"Smoothie-Local (n_neighbors={k}) needs a state fitted with input_embeddings."
+            )
+        if self._inputs is None:
+            queries = check_input_embeddings(input_embeddings)
+        else:
+            dim = None if self._inputs is None else self._inputs.shape[1]
+            queries = check_input_embeddings(input_embeddings, dim=dim)
+        q = queries.shape[0]
+        new = None
+        if output_embeddings is not None:
+            outs = check_output_embeddings(output_embeddings)
+            if outs.shape[0] != q or outs.shape[1:] != (self.n_candidates_, self.output_dim_):
+                raise ValueError(
+                    f"`output_embeddings` must have shape ({q}, {self.n_candidates_}, "
+                    f"{self.output_dim_}) to match the queries and the fitted data; got {outs.shape}."
+                )
+            new = sample_deltas(outs)
+        if k is None:
+            total = self._deltas.sum(axis=0)
+            if new is None:
+                return np.tile(self.global_weights_, (q, 1))
+            return weights_from_deltas((total[None, :] + new) / (self.n_samples_ + 1))
+        if new is None:
+            if k > self.n_samples_:
+                raise ValueError(
+                    f"`n_neighbors`={k} is larger than the number of fitted samples "
+                    f"{self.n_samples_}."
+                )
+            idx = self._search(queries, k)
+            return weights_from_deltas(neighbor_mean(self._deltas, idx))
+        if k == 1:
+            return weights_from_deltas(new)
+        kk = min(k - 1, self.n_samples_)
+        idx = self._search(queries, kk)
+        summed = self._deltas[idx].sum(axis=1) + new
+        return weights_from_deltas(summed / (kk + 1))
+
+    def predict(
+        self,
+        input_embeddings: ArrayLike,
+        output_embeddings: ArrayLike | None = None,
+        *,
+        n_neighbors: int | None = None,
+    ) -> NDArray[np.intp]:
+        """Best candidate index per query: argmax of :meth:`predict_weights`, ties to the lowest."""
+        return select_best(
+            self.predict_weights(input_embeddings, output_embeddings, n_neighbors=n_neighbors)
+        )
+
+    # --------------------------------------------------------------- attributes
+    @property
+    def weights_(self) -> NDArray[np.float64]:
+        """Weights ``(n_samples, n_candidates)`` for every fitted sample."""
+        self._require_fitted()
+        if self._weights is None:
+            k = self._check_params()
+            if k is None:
+                self._weights = np.tile(self.global_weights_, (self.n_samples_, 1))
+            elif k == 1:  # each sample is its own nearest neighbour: no search needed
+                self._weights = weights_from_deltas(self._deltas)
+            else:
+                if k > self.n_samples_:
+                    raise ValueError(
+                        f"`n_neighbors`={k} is larger than the number of fitted samples "
+                        f"{self.n_samples_}."
+                    )
+                assert self._inputs is not None
+                idx = _with_self_first(self._search(self._inputs, k))
+                self._weights = weights_from_deltas(neighbor_mean(self._deltas, idx))
+        return self._weights
+
+    @property
+    def global_weights_(self) -> NDArray[np.float64]:
+        """Smoothie-Global weights ``(n_candidates,)`` over all fitted samples."""
+        self._require_fitted()
+        if self._global is None:
+            self._global = weights_from_deltas(self._deltas.mean(axis=0))
+        return self._global
+
+    @property
+    def sample_deltas_(self) -> NDArray[np.float64]:
+        """Per-sample statistics ``(n_samples, n_candidates)``; smaller is better."""
+        self._require_fitted()
+        return _readonly(self._deltas)
+
+    @property
+    def input_embeddings_(self) -> NDArray[np.float64] | None:
+        """Fitted input embeddings ``(n_samples, dim_in)``, or None if fitted without."""
+        self._require_fitted()
+        return None if self._inputs is None else _readonly(self._inputs)
+
+    @property
+    def n_samples_(self) -> int:
+        self._require_fitted()
+        return int(self._deltas.shape[0])
+
+    @property
+    def n_candidates_(self) -> int:
+        self._require_fitted()
+        return int(self._deltas.shape[1])
+
+    @property
+    def output_dim_(self) -> int:
+        self._require_fitted()
+        return self._output_dim
+
+    @property
+    def candidate_names_(self) -> list[str]:
+        self._require_fitted()
+        return list(self._names)
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None) -> Path:
+        """Save the fitted state to ``path`` (``.npz`` + JSON header, no pickle, atomic).
+
+        ``metadata`` (JSON-serialisable) is stored in the header and comes back as
+        ``metadata_`` after :meth:`load`. A failed save leaves any previous file intact.
+        """
+        self._require_fitted()
+        header = {
+            "metadata": metadata or {},
+            "format": _FORMAT,
+            "format_version": _FORMAT_VERSION,
+            "n_neighbors": self.n_neighbors,
+            "max_samples": self.max_samples,
+            "candidate_names": self._names,
+            "output_dim": self._output_dim,
+            "n_samples": self.n_samples_,
+        }
+        arrays: dict[str, NDArray[Any]] = {"sample_deltas": self._deltas}
+        if self._inputs is not None:
+            arrays["input_embeddings"] = self._inputs
+        return _io.save_arrays(path, header, arrays)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, neighbor_index: IndexFactory | None = None
+    ) -> Smoothie:
+        """Load a state written by :meth:`save`; validates format, version and shapes."""
+        header, arrays = _io.load_arrays(path, _FORMAT, _FORMAT_VERSION)
+        where = repr(str(path))
+        try:
+            deltas = np.asarray(arrays["sample_deltas"])
+            names = header["candidate_names"]
+            output_dim = header["output_dim"]
+            n_neighbors = header["n_neighbors"]
+            max_samples = header["max_samples"]
+        except KeyError as err:
+            raise StateFileError(f"{where} is missing the field {err}.") from err
+        inputs = arrays.get("input_embeddings")
+        problems = []
+        if deltas.dtype != np.float64 or deltas.ndim != 2 or deltas.shape[1] < 3:
+            problems.append(f"sample_deltas has dtype {deltas.dtype} and shape {deltas.shape}")
+        elif not np.isfinite(deltas).all():
+            problems.append("sample_deltas holds NaN/inf")
+        if not isinstance(names, list) or len(names) != deltas.shape[-1]:
+            problems.append(f"candidate_names {names!r} does not match sample_deltas")
+        if header.get("n_samples") != deltas.shape[0]:
+            problems.append(f"n_samples {header.get('n_samples')} != {deltas.shape[0]} rows")
+        if inputs is not None and (
+            inputs.dtype != np.float64
+            or inputs.ndim != 2
+            or inputs.shape[0] != deltas.shape[0]
+            or not np.isfinite(inputs).all()
+        ):
+            problems.append(f"input_embeddings has dtype {inputs.dtype} and shape {inputs.shape}")
+        if n_neighbors is not None and inputs is None:
+            problems.append("a Smoothie-Local state has no input_embeddings")
+        if not isinstance(output_dim, int) or output_dim < 1:
+            problems.append(f"output_dim {output_dim!r} is invalid")
+        if problems:
+            raise StateFileError(f"{where} is not a valid Smoothie state: " + "; ".join(problems))
+        try:
+            est = cls(n_neighbors, max_samples=max_samples, neighbor_index=neighbor_index)
+            est._check_params()
+            names = check_candidate_names(names, deltas.shape[1])
+        except (TypeError, ValueError) as err:
+            raise StateFileError(f"{where} is not a valid Smoothie state: {err}") from err
+        est._set_state(deltas, inputs, names, output_dim)
+        meta = header.get("metadata", {})
+        est.metadata_ = meta if isinstance(meta, dict) else {}
+        return est
+
+    # ---------------------------------------------------------------- helpers
+    def __repr__(self) -> str:
+        params = [f"n_neighbors={self.n_neighbors!r}"]
+        if self.max_samples is not None:
+            params.append(f"max_samples={self.max_samples!r}")
+        return f"Smoothie({', '.join(params)})"
+
+    def _check_params(self) -> int | None:
+        k = check_n_neighbors(self.n_neighbors)
+        ms = self.max_samples
+        if ms is not None and (isinstance(ms, bool) or not isinstance(ms, (int, np.integer)) or ms < 1):
+            raise ValueError(f"`max_samples` must be None or a positive int; got {ms!r}.")
+        return k
+
+    def _check_fit_inputs(
+        self, input_embeddings: ArrayLike | None, n: int, k: int | None
+    ) -> NDArray[np.floating[Any]] | None:
+        if input_embeddings is None:
+            if k is not None:
+                raise ValueError(
+                    f"Smoothie-Local (n_neighbors={k}) needs `input_embeddings` of shape "
+                    f"(n_samples, dim_in) to find neighbours; got None. Pass them, or use "
+                    "n_neighbors=None for Smoothie-Global."
+                )
+            return None
+        return check_input_embeddings(input_embeddings, n_samples=n)
+
+    def _set_state(
+        self,
+        deltas: NDArray[np.float64],
+        inputs: NDArray[np.floating[Any]] | None,
+        names: list[str],
+        output_dim: int,
+    ) -> None:
+        self._deltas = np.ascontiguousarray(deltas, dtype=np.float64)
+        self._inputs = None if inputs is None else np.array(inputs, dtype=np.float64)
+        self._names = list(names)
+        self._output_dim = int(output_dim)
+        self._index: NeighborIndex | None = None
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._weights: NDArray[np.float64] | None = None
+        self._global: NDArray[np.float64] | None = None
+
+    def _trim(self) -> None:
+        ms = self.max_samples
+        if ms is None or self._deltas.shape[0] <= ms:
+            return
+        drop = self._deltas.shape[0] - ms
+        self._deltas = self._deltas[drop:].copy()
+        if self._inputs is not None:
+            self._inputs = self._inputs[drop:].copy()
+        self._index = None  # rebuilt lazily on the kept rows
+        self._invalidate()
+
+    def _search(self, queries: NDArray[np.floating[Any]], k: int) -> NDArray[np.intp]:
+        if self._index is None:
+            assert self._inputs is not None
+            index = self.neighbor_index() if self.neighbor_index is not None else ExactNeighbors()
+            index.add(self._inputs)
+            self._index = index
+        return np.asarray(self._index.search(np.asarray(queries, dtype=np.float64), k), dtype=np.intp)
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "_deltas")
+
+    def _require_fitted(self) -> None:
+        if not self._is_fitted():
+            raise NotFittedError(
+                "This Smoothie instance is not fitted yet; call fit first with "
+                "output_embeddings of shape (n_samples, n_candidates, dim)."
+            )
+
+
+def _with_self_first(idx: NDArray[np.intp]) -> NDArray[np.intp]:
+    """Make sample ``i`` the first neighbour of row ``i`` (a sample is its own nearest
+    neighbour even when another input is an exact duplicate)."""
+    n, k = idx.shape
+    rows = np.arange(n)
+    is_self = idx == rows[:, None]
+    out = idx.copy()
+    has_self = is_self.any(axis=1)
+    # rows that contain self: move self to the front, keep the others' order
+    for r in np.flatnonzero(has_self & ~is_self[:, 0]):
+        others = out[r][out[r] != r]
+        out[r] = np.concatenate([[r], others])
+    # rows that lost self to a tie: self replaces the farthest neighbour
+    missing = np.flatnonzero(~has_self)
+    if missing.size:
+        out[missing, 1:] = out[missing, :-1]
+        out[missing, 0] = missing
+    return out
+
+
+def _readonly(arr: NDArray[Any]) -> NDArray[Any]:
+    view = arr.view()
+    view.flags.writeable = False
+    return view

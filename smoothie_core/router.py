@@ -1,0 +1,393 @@
+"""Router state shared by the integrations: candidates by name, select and route modes.
+
+The LangChain and LlamaIndex front doors translate their framework's objects into
+texts and call a :class:`Router`; all estimator logic lives here and in
+:mod:`smoothie_core.triplet`.
+
+Modes (see ARCHITECTURE.md):
+
+* **select** (test-time): every candidate answered the input; :meth:`Router.select`
+  scores the answers. ``n_neighbors=None`` or ``1`` scores the answers on their own
+  (per-sample Smoothie); an int ``k > 1`` adds the ``k - 1`` nearest earlier inputs of
+  the pool (Smoothie-Local). With ``update_pool=True`` each scored input joins the pool
+  (bounded by ``max_pool_size``, oldest dropped first).
+* **route** (train-time): :meth:`Router.calibrate` on unlabeled prompts' answers, then
+  :meth:`Router.route` picks a candidate for a new input before any model is called
+  (``n_neighbors=None``: Smoothie-Global; ``k``: Smoothie-Local).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from smoothie_core._validation import MIN_CANDIDATES, check_candidate_names, check_n_neighbors
+from smoothie_core.embedders import Embedder, default_embedder
+from smoothie_core.estimator import Smoothie
+from smoothie_core.exceptions import NotFittedError, StateFileError
+from smoothie_core.triplet import sample_deltas, select_best, weights_from_deltas
+
+__all__ = ["Router", "Decision", "CalibrationReport"]
+
+Mode = Literal["select", "route"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One routing/selection decision (JSON-serialisable through :meth:`to_dict`).
+
+    Attributes
+    ----------
+    selected : str
+        Name of the chosen candidate.
+    weights : dict of str to float
+        Weight per candidate that took part (sums to 1); failed candidates are absent.
+    mode : "select" or "route"
+    failed : list of str
+        Candidates that errored or timed out (select mode).
+    n_neighbors : int
+        Number of samples whose statistics were averaged (1 = this input alone).
+    fallback : str or None
+        Why the decision did not come from Smoothie weights (too few answers, no
+        information), or None.
+    errors : dict of str to str
+        Error message per failed candidate.
+    """
+
+    selected: str
+    weights: dict[str, float]
+    mode: Mode
+    failed: list[str] = field(default_factory=list)
+    n_neighbors: int = 1
+    fallback: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form, for response metadata."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """What :meth:`Router.calibrate` used and dropped."""
+
+    n_prompts: int
+    n_used: int
+    dropped: list[int]
+    failures: dict[str, int]
+
+
+class Router:
+    """Smoothie state for a named pool of candidates, in select or route mode.
+
+    Parameters
+    ----------
+    candidates : sequence of str
+        Candidate names, in a fixed order (at least 3).
+    embedder : Embedder, optional
+        Defaults to the offline all-MiniLM-L6-v2 (:func:`default_embedder`), loaded on first use.
+    n_neighbors : int or None
+        See the module docstring.
+    max_pool_size : int or None
+        Bound on the samples kept for Smoothie-Local (oldest dropped first).
+    default : str or None
+        Declared default candidate: chosen when no information distinguishes candidates
+        and when fewer than 3 answers arrived and nothing else decides.
+
+    Examples
+    --------
+    >>> from smoothie_core import HashingEmbedder, Router
+    >>> router = Router(["a", "b", "c"], embedder=HashingEmbedder())
+    >>> d = router.select("Capital of France?", {"a": "Paris is the capital.",
+    ...     "b": "The capital is Paris.", "c": "Bananas are yellow."})
+    >>> d.selected in {"a", "b"}, d.mode
+    (True, 'select')
+    """
+
+    def __init__(
+        self,
+        candidates: Sequence[str],
+        *,
+        embedder: Embedder | None = None,
+        n_neighbors: int | None = None,
+        max_pool_size: int | None = None,
+        default: str | None = None,
+    ) -> None:
+        names = check_candidate_names(candidates, len(list(candidates)))
+        if len(names) < MIN_CANDIDATES:
+            raise ValueError(
+                f"A Smoothie router needs at least {MIN_CANDIDATES} candidates; got "
+                f"{len(names)} ({names})."
+            )
+        if default is not None and default not in names:
+            raise ValueError(f"`default` must be one of the candidates {names}; got {default!r}.")
+        self.candidates = names
+        self.n_neighbors = check_n_neighbors(n_neighbors)
+        self.max_pool_size = max_pool_size
+        self.default = default
+        self._embedder = embedder
+        self.estimator: Smoothie | None = None
+
+    # ----------------------------------------------------------------- embedder
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder (the offline MiniLM unless one was given), created on first use."""
+        if self._embedder is None:
+            self._embedder = default_embedder()
+        return self._embedder
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return self.embedder.embed(list(texts))
+
+    @property
+    def pool_size(self) -> int:
+        """Samples currently held for Smoothie-Local / Global."""
+        return 0 if self.estimator is None else self.estimator.n_samples_
+
+    # --------------------------------------------------------------- calibrate
+    def calibrate(
+        self, inputs: Sequence[str], answers: Sequence[Mapping[str, str | None]]
+    ) -> CalibrationReport:
+        """Fit the route-mode state on unlabeled prompts and every candidate's answers.
+
+        ``answers[s]`` maps candidate name to its answer on ``inputs[s]`` (None or a
+        missing name = that candidate failed). Prompts without all answers are
+        dropped and counted (the triplet statistic needs every candidate).
+        """
+        if len(inputs) != len(answers):
+            raise ValueError(
+                f"`inputs` and `answers` must have the same length; got {len(inputs)} and {len(answers)}."
+            )
+        failures = {name: 0 for name in self.candidates}
+        keep: list[int] = []
+        for s, row in enumerate(answers):
+            unknown = set(row) - set(self.candidates)
+            if unknown:
+                raise ValueError(
+                    f"answers[{s}] names unknown candidates {sorted(unknown)}; expected names "
+                    f"from {self.candidates}."
+                )
+            ok = True
+            for name in self.candidates:
+                if not isinstance(row.get(name), str):
+                    failures[name] += 1
+                    ok = False
+            if ok:
+                keep.append(s)
+        if not keep:
+            raise ValueError(
+                f"No calibration prompt has an answer from every candidate "
+                f"(failures per candidate: {failures}); cannot calibrate."
+            )
+        k = self.n_neighbors
+        if k is not None and k > len(keep):
+            raise ValueError(
+                f"`n_neighbors`={k} needs at least {k} complete calibration prompts; got {len(keep)}."
+            )
+        texts = [str(answers[s][name]) for s in keep for name in self.candidates]
+        outs = self.embed(texts).reshape(len(keep), len(self.candidates), -1)
+        ins = self.embed([inputs[s] for s in keep])
+        self.estimator = Smoothie(k, max_samples=self.max_pool_size).fit(
+            outs, ins, candidate_names=self.candidates
+        )
+        dropped = [s for s in range(len(inputs)) if s not in set(keep)]
+        return CalibrationReport(len(inputs), len(keep), dropped, failures)
+
+    # ------------------------------------------------------------------- route
+    def route(self, text: str) -> Decision:
+        """Choose a candidate for ``text`` without calling any model (route mode)."""
+        return self.route_many([text])[0]
+
+    def route_many(self, texts: Sequence[str]) -> list[Decision]:
+        """:meth:`route` for several inputs with one embedding call."""
+        est = self._require_calibrated()
+        k = self.n_neighbors
+        if k is None:
+            w = np.tile(est.global_weights_, (len(texts), 1))
+            used = est.n_samples_
+        else:
+            used = min(k, est.n_samples_)
+            w = est.predict_weights(self.embed(texts), n_neighbors=used)
+        return [self._decision(row, "route", n_neighbors=used) for row in w]
+
+    # ------------------------------------------------------------------ select
+    def select(
+        self,
+        text: str,
+        answers: Mapping[str, str | None],
+        *,
+        errors: Mapping[str, str] | None = None,
+        update_pool: bool = False,
+    ) -> Decision:
+        """Pick the best of the candidates' ``answers`` to ``text`` (select mode).
+
+        Candidates missing from ``answers`` (or mapped to None) count as failed.
+        Fallbacks, recorded in :attr:`Decision.fallback`:
+
+        * fewer than 3 answers: the answer with the highest route-mode weight for this
+          input if the router holds a pool, else the declared ``default`` if it
+          answered, else the first answering candidate in candidate order; one
+          answer is returned as is; none raises ``ValueError``;
+        * all answers identical: the ``default`` if it answered, else the first.
+
+        With every candidate answering and ``n_neighbors = k > 1``, the ``k - 1``
+        nearest pooled inputs join this input's statistic. With some failed but at
+        least 3 answering, the answers are scored on their own (the pool's statistics
+        describe the full set of candidates).
+        """
+        unknown = set(answers) - set(self.candidates)
+        if unknown:
+            raise ValueError(
+                f"`answers` names unknown candidates {sorted(unknown)}; expected names from "
+                f"{self.candidates}."
+            )
+        present = [c for c in self.candidates if isinstance(answers.get(c), str)]
+        failed = [c for c in self.candidates if c not in present]
+        errs = {c: str((errors or {}).get(c, "no answer")) for c in failed}
+        if not present:
+            raise ValueError(
+                f"No candidate answered; cannot select. Errors: {errs}."
+            )
+        if len(present) < MIN_CANDIDATES:
+            return self._fallback_few(text, present, failed, errs)
+        texts = [str(answers[c]) for c in present]
+        need_input = self.n_neighbors is not None and (
+            update_pool or (self.n_neighbors > 1 and self.pool_size > 0)
+        ) and not failed
+        embedded = self.embed(texts + [text] if need_input else texts)
+        outs = embedded[: len(texts)][None]
+        inp = embedded[len(texts) :] if need_input else None
+        used = 1
+        if failed:
+            deltas = sample_deltas(outs)
+        elif self.n_neighbors is not None and self.n_neighbors > 1 and self.pool_size > 0:
+            assert self.estimator is not None and inp is not None
+            used = min(self.n_neighbors, self.pool_size + 1)
+            w = self.estimator.predict_weights(inp, outs, n_neighbors=used)[0]
+            deltas = None
+        else:
+            deltas = sample_deltas(outs)
+        if deltas is not None:
+            w = weights_from_deltas(deltas)[0]
+        fallback = None
+        if deltas is not None and not np.any(deltas):
+            fallback = "all answers identical: no information, chose the default/first"
+            chosen = self.default if self.default in present else present[0]
+        else:
+            chosen = present[int(select_best(w))]
+        if update_pool and not failed and inp is not None:
+            self._add_to_pool(outs, inp)
+        return Decision(
+            selected=chosen,
+            weights={c: float(x) for c, x in zip(present, w)},
+            mode="select",
+            failed=failed,
+            n_neighbors=used,
+            fallback=fallback,
+            errors=errs,
+        )
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the calibrated/pooled state (no pickle; atomic). See :meth:`Router.load`."""
+        est = self._require_calibrated()
+        meta = {
+            "kind": "smoothie_core.Router",
+            "embedder_id": self.embedder.id,
+            "default": self.default,
+            "max_pool_size": self.max_pool_size,
+        }
+        return est.save(path, metadata=meta)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        candidates: Sequence[str] | None = None,
+        embedder: Embedder | None = None,
+    ) -> Router:
+        """Load a router saved by :meth:`save`.
+
+        ``candidates``, if given, must equal the saved names (same order); ``embedder``
+        must have the saved embedder's ``id`` (a different embedder gives incomparable
+        vectors).
+        """
+        est = Smoothie.load(path)
+        meta = getattr(est, "metadata_", {})
+        if meta.get("kind") != "smoothie_core.Router":
+            raise StateFileError(f"{str(path)!r} holds a Smoothie estimator, not a Router state.")
+        names = est.candidate_names_
+        if candidates is not None and list(candidates) != names:
+            raise ValueError(
+                f"The saved router was calibrated for candidates {names}; got {list(candidates)}. "
+                "Pass the same models, with the same names, in the same order."
+            )
+        router = cls(
+            names,
+            embedder=embedder,
+            n_neighbors=est.n_neighbors,
+            max_pool_size=meta.get("max_pool_size"),
+            default=meta.get("default"),
+        )
+        if embedder is not None and embedder.id != meta.get("embedder_id"):
+            raise ValueError(
+                f"The saved router was calibrated with embedder {meta.get('embedder_id')!r}; "
+                f"got {embedder.id!r}. Use the same embedder (or recalibrate)."
+            )
+        router.estimator = est
+        return router
+
+    # ---------------------------------------------------------------- helpers
+    def _require_calibrated(self) -> Smoothie:
+        if self.estimator is None:
+            raise NotFittedError(
+                "This router has no calibration yet; call calibrate (route mode) first, or "
+                "select with update_pool=True to build a pool."
+            )
+        return self.estimator
+
+    def _add_to_pool(self, outs: NDArray[np.float32], inp: NDArray[np.float32]) -> None:
+        if self.estimator is None:
+            self.estimator = Smoothie(self.n_neighbors, max_samples=self.max_pool_size)
+        self.estimator.partial_fit(outs, inp, candidate_names=self.candidates)
+
+    def _decision(self, w: NDArray[np.float64], mode: Mode, *, n_neighbors: int) -> Decision:
+        return Decision(
+            selected=self.candidates[int(select_best(w))],
+            weights={c: float(x) for c, x in zip(self.candidates, w)},
+            mode=mode,
+            n_neighbors=n_neighbors,
+        )
+
+    def _fallback_few(
+        self, text: str, present: list[str], failed: list[str], errs: dict[str, str]
+    ) -> Decision:
+        weights = {c: 1.0 / len(present) for c in present}
+        if len(present) == 1:
+            chosen, why = present[0], "only one candidate answered"
+        elif self.estimator is not None and self.estimator.input_embeddings_ is not None or (
+            self.estimator is not None and self.n_neighbors is None
+        ):
+            route = self.route(text)
+            sub = {c: route.weights[c] for c in present}
+            total = sum(sub.values())
+            weights = {c: v / total for c, v in sub.items()}
+            chosen = max(present, key=lambda c: (weights[c], -present.index(c)))
+            why = f"only {len(present)} candidates answered: chose by the pool's route-mode weights"
+        elif self.default in present:
+            assert self.default is not None
+            chosen, why = self.default, f"only {len(present)} candidates answered: chose the default"
+        else:
+            chosen = present[0]
+            why = f"only {len(present)} candidates answered: chose the first in candidate order"
+        return Decision(
+            selected=chosen, weights=weights, mode="select", failed=failed, fallback=why, errors=errs
+        )
+
