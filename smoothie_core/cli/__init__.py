@@ -16,7 +16,7 @@ from smoothie_core._version import __version__
 __all__ = ["main"]
 
 #: Sub-command modules, in the order ``smoothie --help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo",)
+COMMANDS: tuple[str, ...] = ("demo", "eval", "select")
 
 
 def build_parser() -> argparse.ArgumentParser:
