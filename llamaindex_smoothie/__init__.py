@@ -1,0 +1,24 @@
+"""llamaindex_smoothie: Smoothie routing for LlamaIndex.
+
+* :class:`SmoothieSelector` — a ``BaseSelector`` for ``RouterQueryEngine`` /
+  ``RouterRetriever`` (route mode: calibrated in advance, one tool called per query).
+* :class:`SmoothieQueryEngine` — asks every query engine and returns the best answer
+  (select mode).
+* :class:`SmoothieLLM` — an ``LLM`` that routes ``chat``/``complete`` across candidate
+  LLMs (select or route mode); usable as ``Settings.llm``.
+"""
+
+from llamaindex_smoothie.embeddings import LlamaIndexEmbedder
+from llamaindex_smoothie.events import SmoothieDecisionEvent
+from llamaindex_smoothie.llm import SmoothieLLM
+from llamaindex_smoothie.query_engine import SmoothieQueryEngine
+from llamaindex_smoothie.selector import SmoothieSelector, SmoothieSelectorResult
+
+__all__ = [
+    "LlamaIndexEmbedder",
+    "SmoothieDecisionEvent",
+    "SmoothieLLM",
+    "SmoothieQueryEngine",
+    "SmoothieSelector",
+    "SmoothieSelectorResult",
+]
