@@ -28,13 +28,17 @@ def save_arrays(
     """
     path = Path(path)
     if path.is_dir():
-        raise IsADirectoryError(f"Cannot save to {str(path)!r}: it is a directory; give a file path.")
+        raise IsADirectoryError(
+            f"Cannot save to {str(path)!r}: it is a directory; give a file path."
+        )
     header = {**header, "library_version": __version__}
-    payload = {_HEADER_KEY: np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
+    payload: dict[str, Any] = {_HEADER_KEY: np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
     for key, value in arrays.items():
         arr = np.asarray(value)
         if arr.dtype == object:
-            raise TypeError(f"array {key!r} has dtype object, which cannot be saved without pickle.")
+            raise TypeError(
+                f"array {key!r} has dtype object, which cannot be saved without pickle."
+            )
         payload[key] = arr
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -66,16 +70,16 @@ def load_arrays(
             f"{str(path)!r} is not a readable smoothie state file (truncated or corrupted?): {err}"
         ) from err
     if _HEADER_KEY not in arrays:
-        raise StateFileError(f"{str(path)!r} has no smoothie header; was it written by smoothie_core?")
+        raise StateFileError(
+            f"{str(path)!r} has no smoothie header; was it written by smoothie_core?"
+        )
     try:
         header = json.loads(arrays.pop(_HEADER_KEY).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise StateFileError(f"{str(path)!r} has a corrupted header: {err}") from err
     if not isinstance(header, dict) or header.get("format") != expected_format:
         got = header.get("format") if isinstance(header, dict) else header
-        raise StateFileError(
-            f"{str(path)!r} holds format {got!r}; expected {expected_format!r}."
-        )
+        raise StateFileError(f"{str(path)!r} holds format {got!r}; expected {expected_format!r}.")
     version = header.get("format_version")
     if not isinstance(version, int) or version < 1:
         raise StateFileError(f"{str(path)!r} has an invalid format_version {version!r}.")

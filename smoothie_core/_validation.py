@@ -24,7 +24,9 @@ def as_float_array(x: Any, name: str) -> NDArray[np.floating[Any]]:
     try:
         arr = np.asarray(x)
     except Exception as err:  # ragged nested lists, objects numpy refuses
-        raise TypeError(f"`{name}` must be an array of numbers; got {_describe(x)} ({err}).") from err
+        raise TypeError(
+            f"`{name}` must be an array of numbers; got {_describe(x)} ({err})."
+        ) from err
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):

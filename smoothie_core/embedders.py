@@ -51,7 +51,9 @@ class Embedder(Protocol):
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
-        raise TypeError(f"`texts` must be a sequence of str, not a single str; got {texts[:40]!r}. Wrap it in a list.")
+        raise TypeError(
+            f"`texts` must be a sequence of str, not a single str; got {texts[:40]!r}. Wrap it in a list."
+        )
     out = list(texts)
     bad = [i for i, t in enumerate(out) if not isinstance(t, str)]
     if bad:
@@ -200,17 +202,17 @@ class CachedEmbedder:
     """Wrap an embedder with an on-disk cache (SQLite, keyed by embedder id + text sha256).
 
     Only texts not in the cache are embedded; duplicates within a call are embedded
-    once. Safe to share between threads and processes (SQLite transactions).
+    once. ``misses`` counts texts embedded, ``hits`` texts served from the cache. Safe to share between threads and processes (SQLite transactions).
 
     Examples
     --------
     >>> import tempfile
     >>> cached = CachedEmbedder(HashingEmbedder(dim=8), tempfile.mkdtemp())
     >>> a = cached.embed(["x", "y", "x"])
-    >>> cached.misses, cached.hits
-    (2, 1)
+    >>> cached.misses, cached.hits  # "x" twice in one call is embedded once
+    (2, 0)
     >>> bool((cached.embed(["y"]) == a[1]).all()), cached.hits
-    (True, 2)
+    (True, 1)
     """
 
     def __init__(self, embedder: Embedder, cache_dir: str | os.PathLike[str] | None = None) -> None:
@@ -250,8 +252,8 @@ class CachedEmbedder:
             ).fetchall()
             for key, dim, blob in rows:
                 found[key] = np.frombuffer(blob, dtype=np.float32).reshape(dim)
-        todo = {k: t for k, t in zip(keys, items) if k not in found}
-        self.hits += len(items) - sum(1 for k in keys if k in todo)
+        todo = {k: t for k, t in zip(keys, items, strict=True) if k not in found}
+        self.hits += sum(1 for k in keys if k in found)
         if todo:
             new = self.embedder.embed(list(todo.values()))
             self.misses += len(todo)
@@ -260,10 +262,10 @@ class CachedEmbedder:
                     "INSERT OR REPLACE INTO emb (key, dim, vec) VALUES (?, ?, ?)",
                     [
                         (k, int(v.shape[0]), np.ascontiguousarray(v, dtype=np.float32).tobytes())
-                        for k, v in zip(todo, new)
+                        for k, v in zip(todo, new, strict=True)
                     ],
                 )
-            found.update(zip(todo, np.asarray(new, dtype=np.float32)))
+            found.update(zip(todo, np.asarray(new, dtype=np.float32), strict=True))
         if not items:
             return np.empty((0, 0), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)

@@ -19,6 +19,7 @@ Modes (see ARCHITECTURE.md):
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,14 +29,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from smoothie_core._validation import MIN_CANDIDATES, check_candidate_names, check_n_neighbors
+from smoothie_core.diagnostics import (
+    Reliability,
+    ReliabilityWarning,
+    diagnose_deltas,
+    mean_pairwise_sq_distances,
+)
 from smoothie_core.embedders import Embedder, default_embedder
 from smoothie_core.estimator import Smoothie
 from smoothie_core.exceptions import NotFittedError, StateFileError
 from smoothie_core.triplet import sample_deltas, select_best, weights_from_deltas
 
-__all__ = ["Router", "Decision", "CalibrationReport"]
+__all__ = ["Router", "Decision", "CalibrationReport", "WARN_BELOW"]
 
 Mode = Literal["select", "route"]
+
+#: A router warns (once) when a fit or decision has a reliability score below this.
+WARN_BELOW = 0.5
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,16 @@ class Decision:
         information), or None.
     errors : dict of str to str
         Error message per failed candidate.
+    reliability : float or None
+        Reliability score in [0, 1] of the Smoothie estimate behind this decision (see
+        :mod:`smoothie_core.diagnostics`); None when Smoothie was not applicable (fewer
+        than 3 answers).
+    abstained : bool
+        True when the reliability was below the router's ``abstain_below`` and the
+        decision fell back (to the declared default, see :class:`Router`).
+    diagnostics : dict
+        ``reasons`` (plain language), ``checks`` (sub-scores), ``details`` (measured
+        quantities) and ``smoothie_choice`` (what the weights alone would pick).
     """
 
     selected: str
@@ -67,6 +87,9 @@ class Decision:
     n_neighbors: int = 1
     fallback: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    reliability: float | None = None
+    abstained: bool = False
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form, for response metadata."""
@@ -81,6 +104,7 @@ class CalibrationReport:
     n_used: int
     dropped: list[int]
     failures: dict[str, int]
+    reliability: Reliability | None = None
 
 
 class Router:
@@ -98,7 +122,18 @@ class Router:
         Bound on the samples kept for Smoothie-Local (oldest dropped first).
     default : str or None
         Declared default candidate: chosen when no information distinguishes candidates
-        and when fewer than 3 answers arrived and nothing else decides.
+        and when fewer than 3 answers arrived and nothing else decides, and the target
+        of abstention.
+    abstain_below : float or None
+        Abstention policy (off by default). When a decision's reliability score (see
+        :mod:`smoothie_core.diagnostics`) is below this, the router abstains from the
+        Smoothie pick and falls back to the declared ``default`` (select mode: if it
+        answered); without a default, route mode with ``n_neighbors=k`` falls back to
+        the calibrated Smoothie-Global choice, otherwise to the first candidate (in
+        candidate order) that answered. The decision records ``abstained=True``.
+        0.5 is a reasonable value. Independently of this, the router emits one
+        :class:`~smoothie_core.diagnostics.ReliabilityWarning` the first time a fit or
+        decision scores below ``WARN_BELOW`` (0.5).
 
     Examples
     --------
@@ -108,6 +143,8 @@ class Router:
     ...     "b": "The capital is Paris.", "c": "Bananas are yellow."})
     >>> d.selected in {"a", "b"}, d.mode
     (True, 'select')
+    >>> 0.0 <= d.reliability <= 1.0, d.abstained
+    (True, False)
     """
 
     def __init__(
@@ -118,6 +155,7 @@ class Router:
         n_neighbors: int | None = None,
         max_pool_size: int | None = None,
         default: str | None = None,
+        abstain_below: float | None = None,
     ) -> None:
         names = check_candidate_names(candidates, len(list(candidates)))
         if len(names) < MIN_CANDIDATES:
@@ -127,6 +165,18 @@ class Router:
             )
         if default is not None and default not in names:
             raise ValueError(f"`default` must be one of the candidates {names}; got {default!r}.")
+        if abstain_below is not None and (
+            isinstance(abstain_below, bool)
+            or not isinstance(abstain_below, (int, float))
+            or not 0.0 <= float(abstain_below) <= 1.0
+        ):
+            raise ValueError(
+                f"`abstain_below` must be None or a number in [0, 1] (e.g. 0.5); got {abstain_below!r}."
+            )
+        self.abstain_below = None if abstain_below is None else float(abstain_below)
+        #: Reliability report of the last calibration (route mode), or None.
+        self.reliability_: Reliability | None = None
+        self._warned = False
         self.candidates = names
         self.n_neighbors = check_n_neighbors(n_neighbors)
         self.max_pool_size = max_pool_size
@@ -197,24 +247,48 @@ class Router:
             outs, ins, candidate_names=self.candidates
         )
         dropped = [s for s in range(len(inputs)) if s not in set(keep)]
-        return CalibrationReport(len(inputs), len(keep), dropped, failures)
+        self.reliability_ = diagnose_deltas(
+            self.estimator.sample_deltas_,
+            candidate_names=self.candidates,
+            pairwise=mean_pairwise_sq_distances(outs),
+        )
+        self._maybe_warn(self.reliability_, "calibration", stacklevel=3)
+        return CalibrationReport(len(inputs), len(keep), dropped, failures, self.reliability_)
 
     # ------------------------------------------------------------------- route
     def route(self, text: str) -> Decision:
-        """Choose a candidate for ``text`` without calling any model (route mode)."""
-        return self.route_many([text])[0]
+        """Choose a candidate for ``text`` without calling any model (route mode).
+
+        The decision carries the reliability of the estimate it used (the calibration
+        for Smoothie-Global, the ``k`` nearest calibration inputs for Smoothie-Local) and
+        abstains as described in :class:`Router` (``abstain_below``).
+        """
+        return self._route_many([text], stacklevel=4)[0]
 
     def route_many(self, texts: Sequence[str]) -> list[Decision]:
         """:meth:`route` for several inputs with one embedding call."""
+        return self._route_many(texts, stacklevel=4)
+
+    def _route_many(self, texts: Sequence[str], *, stacklevel: int) -> list[Decision]:
         est = self._require_calibrated()
         k = self.n_neighbors
         if k is None:
             w = np.tile(est.global_weights_, (len(texts), 1))
             used = est.n_samples_
+            reports = [self._global_reliability()] * len(texts)
         else:
             used = min(k, est.n_samples_)
-            w = est.predict_weights(self.embed(texts), n_neighbors=used)
-        return [self._decision(row, "route", n_neighbors=used) for row in w]
+            queries = self.embed(texts)
+            w = est.predict_weights(queries, n_neighbors=used)
+            idx = est._search(np.asarray(queries, dtype=np.float64), used)
+            deltas = est.sample_deltas_
+            reports = [diagnose_deltas(deltas[row], candidate_names=self.candidates) for row in idx]
+        out = []
+        for row, rep in zip(w, reports, strict=True):
+            decision = self._decision(row, "route", n_neighbors=used, reliability=rep)
+            self._maybe_warn(rep, "route decision", stacklevel=stacklevel)
+            out.append(decision)
+        return out
 
     # ------------------------------------------------------------------ select
     def select(
@@ -251,46 +325,92 @@ class Router:
         failed = [c for c in self.candidates if c not in present]
         errs = {c: str((errors or {}).get(c, "no answer")) for c in failed}
         if not present:
-            raise ValueError(
-                f"No candidate answered; cannot select. Errors: {errs}."
-            )
+            raise ValueError(f"No candidate answered; cannot select. Errors: {errs}.")
         if len(present) < MIN_CANDIDATES:
             return self._fallback_few(text, present, failed, errs)
+        decision = self._select(text, answers, present, failed, errs, update_pool)
+        if decision.reliability is not None:
+            rep = Reliability(
+                decision.reliability,
+                decision.diagnostics["reasons"],
+                decision.diagnostics["checks"],
+                decision.diagnostics["details"],
+            )
+            self._maybe_warn(rep, "select decision", stacklevel=3)
+        return decision
+
+    def _select(
+        self,
+        text: str,
+        answers: Mapping[str, str | None],
+        present: list[str],
+        failed: list[str],
+        errs: dict[str, str],
+        update_pool: bool,
+    ) -> Decision:
         texts = [str(answers[c]) for c in present]
-        need_input = self.n_neighbors is not None and (
-            update_pool or (self.n_neighbors > 1 and self.pool_size > 0)
-        ) and not failed
-        embedded = self.embed(texts + [text] if need_input else texts)
+        need_input = (
+            self.n_neighbors is not None
+            and (update_pool or (self.n_neighbors > 1 and self.pool_size > 0))
+            and not failed
+        )
+        embedded = self.embed([*texts, text] if need_input else texts)
         outs = embedded[: len(texts)][None]
         inp = embedded[len(texts) :] if need_input else None
         used = 1
+        own = sample_deltas(outs)
+        hood = own
         if failed:
-            deltas = sample_deltas(outs)
+            deltas = own
         elif self.n_neighbors is not None and self.n_neighbors > 1 and self.pool_size > 0:
             assert self.estimator is not None and inp is not None
             used = min(self.n_neighbors, self.pool_size + 1)
             w = self.estimator.predict_weights(inp, outs, n_neighbors=used)[0]
             deltas = None
+            if used > 1:
+                idx = self.estimator._search(np.asarray(inp, dtype=np.float64), used - 1)[0]
+                hood = np.concatenate([own, self.estimator.sample_deltas_[idx]])
         else:
-            deltas = sample_deltas(outs)
+            deltas = own
         if deltas is not None:
             w = weights_from_deltas(deltas)[0]
+        rep = diagnose_deltas(
+            hood, candidate_names=present, pairwise=mean_pairwise_sq_distances(outs)
+        )
         fallback = None
+        abstained = False
         if deltas is not None and not np.any(deltas):
             fallback = "all answers identical: no information, chose the default/first"
             chosen = self.default if self.default in present else present[0]
+            smoothie_choice = chosen
         else:
-            chosen = present[int(select_best(w))]
+            chosen = smoothie_choice = present[int(select_best(w))]
+            if self.abstain_below is not None and rep.score < self.abstain_below:
+                abstained = True
+                if self.default in present:
+                    chosen, target = str(self.default), "the declared default"
+                else:
+                    chosen, target = (
+                        present[0],
+                        "the first answering candidate (no default declared or it failed)",
+                    )
+                fallback = (
+                    f"abstained: reliability {rep.score:.2f} < abstain_below={self.abstain_below}; "
+                    f"chose {target} {chosen!r}"
+                )
         if update_pool and not failed and inp is not None:
             self._add_to_pool(outs, inp)
         return Decision(
             selected=chosen,
-            weights={c: float(x) for c, x in zip(present, w)},
+            weights={c: float(x) for c, x in zip(present, w, strict=True)},
             mode="select",
             failed=failed,
             n_neighbors=used,
             fallback=fallback,
             errors=errs,
+            reliability=rep.score,
+            abstained=abstained,
+            diagnostics=_diagnostics(rep, smoothie_choice),
         )
 
     # ------------------------------------------------------------- persistence
@@ -358,12 +478,69 @@ class Router:
             self.estimator = Smoothie(self.n_neighbors, max_samples=self.max_pool_size)
         self.estimator.partial_fit(outs, inp, candidate_names=self.candidates)
 
-    def _decision(self, w: NDArray[np.float64], mode: Mode, *, n_neighbors: int) -> Decision:
+    def _decision(
+        self,
+        w: NDArray[np.float64],
+        mode: Mode,
+        *,
+        n_neighbors: int,
+        reliability: Reliability | None = None,
+    ) -> Decision:
+        choice = self.candidates[int(select_best(w))]
+        chosen, fallback, abstained = choice, None, False
+        if (
+            reliability is not None
+            and self.abstain_below is not None
+            and reliability.score < self.abstain_below
+        ):
+            abstained = True
+            if self.default is not None:
+                chosen, target = self.default, "the declared default"
+            elif self.n_neighbors is not None and self.estimator is not None:
+                gw = self.estimator.global_weights_
+                chosen, target = (
+                    self.candidates[int(select_best(gw))],
+                    "the calibrated global choice",
+                )
+            else:
+                chosen, target = self.candidates[0], "the first candidate (no default declared)"
+            fallback = (
+                f"abstained: reliability {reliability.score:.2f} < abstain_below="
+                f"{self.abstain_below}; chose {target} {chosen!r}"
+            )
         return Decision(
-            selected=self.candidates[int(select_best(w))],
-            weights={c: float(x) for c, x in zip(self.candidates, w)},
+            selected=chosen,
+            weights={c: float(x) for c, x in zip(self.candidates, w, strict=True)},
             mode=mode,
             n_neighbors=n_neighbors,
+            fallback=fallback,
+            reliability=None if reliability is None else reliability.score,
+            abstained=abstained,
+            diagnostics={} if reliability is None else _diagnostics(reliability, choice),
+        )
+
+    def _global_reliability(self) -> Reliability:
+        """The calibration's report (recomputed from the statistics after load/pool updates)."""
+        est = self._require_calibrated()
+        rep = self.reliability_
+        if rep is None or rep.details.get("n_samples") != est.n_samples_:
+            rep = diagnose_deltas(est.sample_deltas_, candidate_names=self.candidates)
+            self.reliability_ = rep
+        return rep
+
+    def _maybe_warn(self, rep: Reliability, what: str, *, stacklevel: int) -> None:
+        """One :class:`ReliabilityWarning` per router, the first time reliability is low."""
+        if self._warned or rep.score >= WARN_BELOW:
+            return
+        self._warned = True
+        why = rep.reasons[0] if rep.reasons else "see Decision.diagnostics"
+        warnings.warn(
+            f"Smoothie's {what} has low reliability ({rep.score:.2f} < {WARN_BELOW}): {why} "
+            "Declare a trusted `default=` and set `abstain_below=0.5` on the Router to fall "
+            "back to it automatically; each Decision carries `reliability` and `diagnostics`. "
+            "(This warning is shown once per router.)",
+            ReliabilityWarning,
+            stacklevel=stacklevel,
         )
 
     def _fallback_few(
@@ -372,7 +549,7 @@ class Router:
         weights = {c: 1.0 / len(present) for c in present}
         if len(present) == 1:
             chosen, why = present[0], "only one candidate answered"
-        elif self.estimator is not None and self.estimator.input_embeddings_ is not None or (
+        elif (self.estimator is not None and self.estimator.input_embeddings_ is not None) or (
             self.estimator is not None and self.n_neighbors is None
         ):
             route = self.route(text)
@@ -383,11 +560,27 @@ class Router:
             why = f"only {len(present)} candidates answered: chose by the pool's route-mode weights"
         elif self.default in present:
             assert self.default is not None
-            chosen, why = self.default, f"only {len(present)} candidates answered: chose the default"
+            chosen, why = (
+                self.default,
+                f"only {len(present)} candidates answered: chose the default",
+            )
         else:
             chosen = present[0]
             why = f"only {len(present)} candidates answered: chose the first in candidate order"
         return Decision(
-            selected=chosen, weights=weights, mode="select", failed=failed, fallback=why, errors=errs
+            selected=chosen,
+            weights=weights,
+            mode="select",
+            failed=failed,
+            fallback=why,
+            errors=errs,
         )
 
+
+def _diagnostics(rep: Reliability, smoothie_choice: str) -> dict[str, Any]:
+    return {
+        "reasons": list(rep.reasons),
+        "checks": dict(rep.checks),
+        "details": dict(rep.details),
+        "smoothie_choice": smoothie_choice,
+    }

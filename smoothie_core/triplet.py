@@ -68,7 +68,7 @@ def sample_deltas(output_embeddings: ArrayLike) -> NDArray[np.float64]:
     >>> import numpy as np
     >>> lam = np.array([[[0.0, 0.0], [1.0, 0.0], [0.0, 3.0]]])
     >>> sample_deltas(lam).round(3)  # candidate 0 sits between the others
-    array([[ 0.,  1.,  9.]])
+    array([[0., 1., 9.]])
     """
     lam = check_output_embeddings(output_embeddings)
     n, m, d = lam.shape

@@ -11,7 +11,6 @@ import argparse
 import time
 from typing import Any
 
-
 from smoothie_core.cli._table import format_table
 
 #: (question, {candidate: answer}); "weak" is off-topic or wrong in most rows.
@@ -103,7 +102,13 @@ def run(args: argparse.Namespace) -> int:
         picks.append(decision.selected)
         weights = " ".join(f"{decision.weights[n]:.2f}" for n in names)
         rows.append([question, weights, decision.selected, answers[decision.selected]])
-    print(format_table(["question", "weights (" + " ".join(names) + ")", "selected", "answer"], rows, max_width=48))
+    print(
+        format_table(
+            ["question", "weights (" + " ".join(names) + ")", "selected", "answer"],
+            rows,
+            max_width=48,
+        )
+    )
     counts = {n: picks.count(n) for n in names}
     print(f"\nselected per candidate: {counts}")
     print(f"total time: {time.perf_counter() - start:.1f} s")

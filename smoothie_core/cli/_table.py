@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, max_width: int = 60) -> str:
+def format_table(
+    header: Sequence[str], rows: Sequence[Sequence[object]], *, max_width: int = 60
+) -> str:
     """Render rows as an aligned text table; long cells are cut with an ellipsis.
 
     Examples
@@ -24,7 +26,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, max
 
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join(lines)
