@@ -18,7 +18,7 @@ from smoothie_core._validation import (
     check_output_embeddings,
 )
 from smoothie_core.exceptions import NotFittedError, StateFileError
-from smoothie_core.neighbors import ExactNeighbors, NeighborIndex
+from smoothie_core.neighbors import AutoNeighbors, NeighborIndex
 from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
 
 __all__ = ["Smoothie"]
@@ -47,7 +47,14 @@ class Smoothie:
         (a bounded online pool). ``None`` keeps everything.
     neighbor_index : callable or None, default=None
         Factory returning an empty :class:`~smoothie_core.neighbors.NeighborIndex`;
-        ``None`` uses exact numpy search.
+        ``None`` uses :class:`~smoothie_core.neighbors.AutoNeighbors`: exact numpy
+        search, switching to an approximate HNSW index above
+        :data:`~smoothie_core.neighbors.AUTO_THRESHOLD` samples when the optional
+        ``ann`` extra (faiss-cpu) is installed.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        Precision of the stored input embeddings and of the exact neighbour search.
+        ``float32`` halves the memory of the state (the input embeddings dominate it);
+        the per-sample statistics stay float64.
 
     Attributes
     ----------
@@ -95,10 +102,12 @@ class Smoothie:
         *,
         max_samples: int | None = None,
         neighbor_index: IndexFactory | None = None,
+        dtype: Any = np.float64,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.max_samples = max_samples
         self.neighbor_index = neighbor_index
+        self.dtype = dtype
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -189,9 +198,10 @@ class Smoothie:
         self._deltas = np.concatenate([self._deltas, sample_deltas(outputs)])
         if inputs is not None:
             assert self._inputs is not None
-            self._inputs = np.concatenate([self._inputs, np.asarray(inputs, dtype=np.float64)])
+            new_inputs = np.asarray(inputs, dtype=self._inputs.dtype)
+            self._inputs = np.concatenate([self._inputs, new_inputs])
             if self._index is not None:
-                self._index.add(np.asarray(inputs, dtype=np.float64))
+                self._index.add(new_inputs)
         self._invalidate()
         self._trim()
         return self
@@ -308,7 +318,7 @@ class Smoothie:
         return _readonly(self._deltas)
 
     @property
-    def input_embeddings_(self) -> NDArray[np.float64] | None:
+    def input_embeddings_(self) -> NDArray[np.floating[Any]] | None:
         """Fitted input embeddings ``(n_samples, dim_in)``, or None if fitted without."""
         self._require_fitted()
         return None if self._inputs is None else _readonly(self._inputs)
@@ -382,7 +392,7 @@ class Smoothie:
         if header.get("n_samples") != deltas.shape[0]:
             problems.append(f"n_samples {header.get('n_samples')} != {deltas.shape[0]} rows")
         if inputs is not None and (
-            inputs.dtype != np.float64
+            inputs.dtype not in (np.float64, np.float32)
             or inputs.ndim != 2
             or inputs.shape[0] != deltas.shape[0]
             or not np.isfinite(inputs).all()
@@ -395,7 +405,10 @@ class Smoothie:
         if problems:
             raise StateFileError(f"{where} is not a valid Smoothie state: " + "; ".join(problems))
         try:
-            est = cls(n_neighbors, max_samples=max_samples, neighbor_index=neighbor_index)
+            dtype = np.float64 if inputs is None else inputs.dtype
+            est = cls(
+                n_neighbors, max_samples=max_samples, neighbor_index=neighbor_index, dtype=dtype
+            )
             est._check_params()
             names = check_candidate_names(names, deltas.shape[1])
         except (TypeError, ValueError) as err:
@@ -410,6 +423,8 @@ class Smoothie:
         params = [f"n_neighbors={self.n_neighbors!r}"]
         if self.max_samples is not None:
             params.append(f"max_samples={self.max_samples!r}")
+        if np.dtype(self.dtype) != np.float64:
+            params.append(f"dtype={np.dtype(self.dtype).name}")
         return f"Smoothie({', '.join(params)})"
 
     def _check_params(self) -> int | None:
@@ -417,6 +432,8 @@ class Smoothie:
         ms = self.max_samples
         if ms is not None and (isinstance(ms, bool) or not isinstance(ms, (int, np.integer)) or ms < 1):
             raise ValueError(f"`max_samples` must be None or a positive int; got {ms!r}.")
+        if np.dtype(self.dtype) not in (np.float64, np.float32):
+            raise ValueError(f"`dtype` must be numpy.float64 or numpy.float32; got {self.dtype!r}.")
         return k
 
     def _check_fit_inputs(
@@ -440,7 +457,7 @@ class Smoothie:
         output_dim: int,
     ) -> None:
         self._deltas = np.ascontiguousarray(deltas, dtype=np.float64)
-        self._inputs = None if inputs is None else np.array(inputs, dtype=np.float64)
+        self._inputs = None if inputs is None else np.array(inputs, dtype=self.dtype)
         self._names = list(names)
         self._output_dim = int(output_dim)
         self._index: NeighborIndex | None = None
@@ -464,10 +481,17 @@ class Smoothie:
     def _search(self, queries: NDArray[np.floating[Any]], k: int) -> NDArray[np.intp]:
         if self._index is None:
             assert self._inputs is not None
-            index = self.neighbor_index() if self.neighbor_index is not None else ExactNeighbors()
+            index = (
+                self.neighbor_index()
+                if self.neighbor_index is not None
+                else AutoNeighbors(dtype=self.dtype)
+            )
             index.add(self._inputs)
             self._index = index
-        return np.asarray(self._index.search(np.asarray(queries, dtype=np.float64), k), dtype=np.intp)
+        assert self._inputs is not None
+        return np.asarray(
+            self._index.search(np.asarray(queries, dtype=self._inputs.dtype), k), dtype=np.intp
+        )
 
     def _is_fitted(self) -> bool:
         return hasattr(self, "_deltas")
