@@ -123,6 +123,18 @@ def register(sub: Any) -> None:
 
 
 def _ensembles(args: argparse.Namespace, annotator: str) -> list[list[str]]:
+    from smoothie_core.evaluation.data import list_models, load_model
+    from smoothie_core.evaluation.experiment import check_ensemble
+
+    ensembles = [check_ensemble(e) for e in _read_ensembles(args, annotator)]
+    known = set(list_models(args.results_dir, annotator=annotator))
+    for name in dict.fromkeys(m for e in ensembles for m in e):
+        if name not in known:
+            load_model(args.results_dir, name, annotator=annotator)  # raises the right error
+    return ensembles
+
+
+def _read_ensembles(args: argparse.Namespace, annotator: str) -> list[list[str]]:
     from smoothie_core.evaluation import list_models, load_ensembles_file, random_ensembles
 
     ways = sum(
