@@ -31,7 +31,8 @@ _FORCING = {"any", "required", True}
 class ScriptedChatModel(BaseChatModel):
     """A fake chat model whose answers are scripted per input (no network, deterministic).
 
-    Unlike langchain-core's fakes it implements ``bind_tools``, streaming (word by word,
+    Call-time ``stop`` sequences cut the answer at the first one found. Unlike
+    langchain-core's fakes it implements ``bind_tools``, streaming (word by word,
     ``chunk_position="last"`` on the final chunk), async with a real ``await`` delay,
     and ``usage_metadata`` (word counts). It records every input it was called on.
 
@@ -50,8 +51,8 @@ class ScriptedChatModel(BaseChatModel):
         ``script(messages, tools) -> AIMessage | str`` overrides everything above.
 
     With tools bound, the model calls a tool when ``tool_choice`` forces one
-    (``"any"``/``"required"``/a tool name) or when a tool's name appears in the
-    latest human message and no tool result has come back yet; arguments are filled
+    (``"any"``/``"required"``/a tool name) or when a tool's name (or a word of 4+
+    letters of it, e.g. ``weather`` for ``get_weather``) appears in the latest human message and no tool result has come back yet; arguments are filled
     from the tool's JSON schema (integers/numbers from the numbers in the message, in
     order; strings from the message). After a tool result it answers with the result.
 
@@ -128,6 +129,11 @@ class ScriptedChatModel(BaseChatModel):
                     (a for k, a in self.answers.items() if k.lower() in low), self.default_answer
                 )
                 message = AIMessage(content=answer)
+        stop = kwargs.get("stop")
+        if stop and isinstance(message.content, str):
+            cut = min((i for i in (message.content.find(s) for s in stop) if i >= 0), default=-1)
+            if cut >= 0:
+                message.content = message.content[:cut]
         n_in = sum(len(m.text.split()) for m in messages)
         n_out = len(message.text.split()) + sum(
             len(str(tc["args"])) // 4 for tc in message.tool_calls
@@ -152,7 +158,12 @@ class ScriptedChatModel(BaseChatModel):
             forced = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
         elif isinstance(tool_choice, str) and tool_choice in by_name:
             forced = tool_choice
-        named = [n for n in by_name if n.lower() in text.lower()]
+        low = text.lower()
+        named = [
+            n
+            for n in by_name
+            if n.lower() in low or any(len(w) >= 4 and w in low for w in n.lower().split("_"))
+        ]
         if forced is None and named:
             forced = named[0]
         if forced is None and tool_choice in _FORCING:
@@ -178,7 +189,9 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         if self.delay:
             time.sleep(self.delay)
-        return ChatResult(generations=[ChatGeneration(message=self._answer(messages, **kwargs))])
+        return ChatResult(
+            generations=[ChatGeneration(message=self._answer(messages, stop=stop, **kwargs))]
+        )
 
     async def _agenerate(
         self,
@@ -189,7 +202,9 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         if self.delay:
             await asyncio.sleep(self.delay)
-        return ChatResult(generations=[ChatGeneration(message=self._answer(messages, **kwargs))])
+        return ChatResult(
+            generations=[ChatGeneration(message=self._answer(messages, stop=stop, **kwargs))]
+        )
 
     def _chunks(self, message: AIMessage) -> list[ChatGenerationChunk]:
         words = re.findall(r"\S+\s*", message.text) or [""]
@@ -215,7 +230,7 @@ class ScriptedChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         if self.delay:
             time.sleep(self.delay)
-        yield from self._chunks(self._answer(messages, **kwargs))
+        yield from self._chunks(self._answer(messages, stop=stop, **kwargs))
 
     async def _astream(
         self,
@@ -226,7 +241,7 @@ class ScriptedChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         if self.delay:
             await asyncio.sleep(self.delay)
-        for chunk in self._chunks(self._answer(messages, **kwargs)):
+        for chunk in self._chunks(self._answer(messages, stop=stop, **kwargs)):
             yield chunk
 
 

@@ -395,6 +395,14 @@ def test_route_falls_back_to_next_best_when_winner_fails(candidates: dict[str, A
     assert "next best" in meta["fallback"] and "Santiago" in msg.content
 
 
+def test_stop_reaches_the_candidates(fitted: SmoothieRouter, candidates: dict[str, Any]) -> None:
+    full = fitted.invoke(geo_prompt("Chile")).content
+    cut = fitted.invoke(geo_prompt("Chile"), stop=["Santiago"]).content
+    assert "Santiago" in full and cut == full[: full.index("Santiago")]
+    models = [ScriptedChatModel(model_name=n, default_answer="Hi you there") for n in "abc"]
+    assert make_router(models, stop=["you"]).invoke("hi").content == "Hi "
+
+
 def test_route_needs_fit(candidates: dict[str, Any]) -> None:
     with pytest.raises(NotFittedError, match=r"call router.fit\(prompts\)"):
         make_router(candidates, mode="route").invoke("hi")
