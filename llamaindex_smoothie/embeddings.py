@@ -44,7 +44,7 @@ class LlamaIndexEmbedder:
                 f"{type(embed_model).__name__}."
             )
         self.embed_model = embed_model
-        self.id = f"llama_index:{embed_model.class_name()}:{embed_model.model_name}"
+        self.id = f"llama_index:{type(embed_model).__name__}:{embed_model.model_name}"
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Embed ``texts``; float32 of shape ``(len(texts), dim)``."""
