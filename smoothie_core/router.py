@@ -422,6 +422,7 @@ class Router:
             "embedder_id": self.embedder.id,
             "default": self.default,
             "max_pool_size": self.max_pool_size,
+            "abstain_below": self.abstain_below,
         }
         return est.save(path, metadata=meta)
 
@@ -455,6 +456,7 @@ class Router:
             n_neighbors=est.n_neighbors,
             max_pool_size=meta.get("max_pool_size"),
             default=meta.get("default"),
+            abstain_below=meta.get("abstain_below"),
         )
         if embedder is not None and embedder.id != meta.get("embedder_id"):
             raise ValueError(
