@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/smoothie demo
+	$(VENV)/bin/smoothie example
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,10 @@
 """The ``smoothie`` command line.
 
-Each sub-command lives in its own module ``smoothie_core.cli._<name>`` exposing
-``register(subparsers)``; the module is imported only when the program starts.
+Each built-in sub-command lives in its own module ``smoothie_core.cli._<name>``
+exposing ``register(subparsers)``. Other packages add sub-commands through the
+entry-point group ``smoothie_router.cli`` (``name = "package.module:register"``):
+that is how the real-model ``smoothie demo`` (LangChain + local chat models) plugs in
+without ``smoothie_core`` ever importing LangChain.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from smoothie_core._version import __version__
 
 __all__ = ["main"]
 
 #: Sub-command modules, in the order ``smoothie --help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "eval", "select")
+COMMANDS: tuple[str, ...] = ("example", "eval", "select")
+
+#: Entry-point group through which other packages add sub-commands.
+PLUGIN_GROUP = "smoothie_router.cli"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"smoothie_core.cli._{name}").register(sub)
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        if ep.name not in sub.choices:
+            ep.load()(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""``smoothie demo``: Smoothie selecting among candidate answers, offline.
+"""``smoothie example``: Smoothie selecting among canned candidate answers, offline (no chat model).
 
 This is the core demo (no chat models): a small built-in set of questions, each with
 several candidate answers of varying quality, embedded with the offline MiniLM,
@@ -79,7 +79,9 @@ EXAMPLES: list[tuple[str, dict[str, str]]] = [
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="select among candidate answers with Smoothie, offline")
+    p = sub.add_parser(
+        "example", help="Smoothie selecting among canned answers (no chat model), offline"
+    )
     p.add_argument(
         "--embedder", default=None, help="embedder spec (default: the offline all-MiniLM-L6-v2)"
     )
