@@ -1,0 +1,288 @@
+"""SmoothieLLM: chat/complete, sync/async/streaming, select and route modes, Settings.llm."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from llama_index.core import Document, Settings, SummaryIndex
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.llms import LLM
+
+from llamaindex_smoothie import SmoothieLLM
+from smoothie_core import HashingEmbedder, NotFittedError
+from tests.unit.test_llamaindex_fakes import (
+    BAD_TOPIC,
+    CALIBRATION,
+    HELD_OUT,
+    STYLES,
+    ScriptedLLM,
+    scripted_answer,
+    scripted_chat_llm,
+    topic_of,
+)
+
+NAMES = list(STYLES)
+pytestmark = pytest.mark.filterwarnings("ignore:Smoothie's .*low reliability")
+
+
+def completion_llms(failing: tuple[str, ...] = ()) -> dict[str, ScriptedLLM]:
+    return {n: ScriptedLLM(name=n, fail=n in failing) for n in NAMES}
+
+
+def user(text: str) -> list[ChatMessage]:
+    return [ChatMessage(role="user", content=text)]
+
+
+@pytest.fixture(scope="module")
+def routed() -> SmoothieLLM:
+    llm = SmoothieLLM(completion_llms(), mode="route", embedder=HashingEmbedder())
+    report, errors = llm.calibrate(CALIBRATION, n_neighbors=5, show_progress=False)
+    assert report.n_used == len(CALIBRATION)
+    assert errors == [{} for _ in CALIBRATION]
+    return llm
+
+
+def reset(llm: SmoothieLLM) -> None:
+    for candidate in llm.llms.values():
+        candidate.calls.clear()  # type: ignore[attr-defined]
+
+
+def called(llm: SmoothieLLM) -> list[str]:
+    return [n for n, c in llm.llms.items() if c.calls]  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------- select mode
+def test_select_complete_returns_the_consensus_and_calls_all() -> None:
+    llm = SmoothieLLM(completion_llms(), embedder=HashingEmbedder())
+    for q in HELD_OUT:
+        reset(llm)
+        response = llm.complete(q)
+        decision = response.additional_kwargs["smoothie"]
+        assert BAD_TOPIC[decision["selected"]] != topic_of(q)
+        assert response.text == scripted_answer(decision["selected"], q)
+        assert decision["mode"] == "select"
+        assert list(decision["weights"]) == NAMES
+        assert called(llm) == NAMES
+
+
+def test_select_chat_with_scripted_function_calling_llms() -> None:
+    calls: dict[str, list[str]] = {n: [] for n in NAMES}
+    llm = SmoothieLLM(
+        {n: scripted_chat_llm(n, calls[n]) for n in NAMES}, embedder=HashingEmbedder()
+    )
+    for q in HELD_OUT:
+        response = llm.chat([ChatMessage(role="system", content="Be brief."), *user(q)])
+        decision = response.additional_kwargs["smoothie"]
+        assert BAD_TOPIC[decision["selected"]] != topic_of(q)
+        assert response.message.content == scripted_answer(decision["selected"], q)
+        assert response.message.role == MessageRole.ASSISTANT
+    assert all(len(c) == len(HELD_OUT) for c in calls.values())
+
+
+def test_select_failing_candidate_loses_nothing() -> None:
+    llm = SmoothieLLM(completion_llms(failing=("gamma",)), embedder=HashingEmbedder())
+    q = next(q for q in HELD_OUT if topic_of(q) == "history")  # delta is bad here
+    decision = llm.complete(q).additional_kwargs["smoothie"]
+    assert decision["failed"] == ["gamma"]
+    assert decision["errors"] == {"gamma": "ConnectionError: gamma is down"}
+    assert decision["selected"] in {"alpha", "beta"}
+    llm = SmoothieLLM(completion_llms(failing=tuple(NAMES)), embedder=HashingEmbedder())
+    with pytest.raises(RuntimeError, match="Every candidate LLM failed"):
+        llm.complete(q)
+
+
+def test_select_streaming_yields_the_selected_answer_once() -> None:
+    llm = SmoothieLLM(completion_llms(), embedder=HashingEmbedder())
+    q = HELD_OUT[2]
+    chunks = list(llm.stream_complete(q))
+    assert len(chunks) == 1
+    selected = chunks[0].additional_kwargs["smoothie"]["selected"]
+    assert chunks[0].delta == chunks[0].text == scripted_answer(selected, q)
+    chat_chunks = list(llm.stream_chat(user(q)))
+    assert len(chat_chunks) == 1
+    assert chat_chunks[0].delta == chat_chunks[0].message.content
+
+
+async def test_select_async_paths_match_sync() -> None:
+    llm = SmoothieLLM(completion_llms(), embedder=HashingEmbedder())
+    for q in HELD_OUT[:4]:
+        sync = llm.complete(q).additional_kwargs["smoothie"]
+        asy = (await llm.acomplete(q)).additional_kwargs["smoothie"]
+        assert asy["selected"] == sync["selected"]
+        chat = await llm.achat(user(q))
+        assert chat.additional_kwargs["smoothie"]["selected"] in NAMES
+        chunks = [c async for c in await llm.astream_complete(q)]
+        assert [c.additional_kwargs["smoothie"]["selected"] for c in chunks] == [sync["selected"]]
+        chat_chunks = [c async for c in await llm.astream_chat(user(q))]
+        assert len(chat_chunks) == 1
+
+
+# ------------------------------------------------------------------ route mode
+def test_route_calls_exactly_one_candidate_and_avoids_the_bad_one(routed: SmoothieLLM) -> None:
+    for q in HELD_OUT:
+        reset(routed)
+        response = routed.complete(q)
+        decision = response.additional_kwargs["smoothie"]
+        assert decision["mode"] == "route"
+        assert decision["n_neighbors"] == 5
+        assert called(routed) == [decision["selected"]]
+        assert BAD_TOPIC[decision["selected"]] != topic_of(q)
+        assert response.text == scripted_answer(decision["selected"], q)
+
+
+def test_route_streams_natively(routed: SmoothieLLM) -> None:
+    q = HELD_OUT[5]
+    reset(routed)
+    chunks = list(routed.stream_complete(q))
+    selected = chunks[0].additional_kwargs["smoothie"]["selected"]
+    answer = scripted_answer(selected, q)
+    assert len(chunks) == len(answer.split(" ")) > 1
+    assert "".join(c.delta or "" for c in chunks) == answer
+    assert chunks[-1].text == answer
+    assert called(routed) == [selected]
+    chat_chunks = list(routed.stream_chat(user(q)))
+    assert len(chat_chunks) > 1
+    assert chat_chunks[-1].message.content.endswith(answer)
+
+
+async def test_route_async_paths(routed: SmoothieLLM) -> None:
+    for q in HELD_OUT[:3]:
+        reset(routed)
+        sync = routed.complete(q).additional_kwargs["smoothie"]["selected"]
+        asy = (await routed.acomplete(q)).additional_kwargs["smoothie"]["selected"]
+        assert asy == sync
+        chat = await routed.achat(user(q))
+        assert chat.additional_kwargs["smoothie"]["selected"] == sync
+        chunks = [c async for c in await routed.astream_complete(q)]
+        assert len(chunks) > 1
+        assert {c.additional_kwargs["smoothie"]["selected"] for c in chunks} == {sync}
+        chat_chunks = [c async for c in await routed.astream_chat(user(q))]
+        assert len(chat_chunks) > 1
+        assert called(routed) == [sync]
+
+
+def test_route_falls_back_when_the_chosen_candidate_fails(routed: SmoothieLLM) -> None:
+    q = HELD_OUT[0]
+    first = routed.complete(q).additional_kwargs["smoothie"]
+    broken = SmoothieLLM(
+        completion_llms(failing=(first["selected"],)), mode="route", router=routed.router
+    )
+    response = broken.complete(q)
+    decision = response.additional_kwargs["smoothie"]
+    order = sorted(NAMES, key=lambda n: -first["weights"][n])
+    assert decision["selected"] == order[1]
+    assert decision["failed"] == [first["selected"]]
+    assert "failed; used the next-highest weight" in decision["fallback"]
+    assert response.text == scripted_answer(order[1], q)
+    chunks = list(broken.stream_complete(q))
+    assert chunks[0].additional_kwargs["smoothie"]["selected"] == order[1]
+
+
+def test_route_before_calibration_is_a_clear_error() -> None:
+    llm = SmoothieLLM(completion_llms(), mode="route", embedder=HashingEmbedder())
+    with pytest.raises(NotFittedError, match="call calibrate"):
+        llm.complete("hello")
+
+
+async def test_async_calibration_matches_sync(routed: SmoothieLLM) -> None:
+    llm = SmoothieLLM(completion_llms(), mode="route", embedder=HashingEmbedder())
+    await llm.acalibrate(CALIBRATION, n_neighbors=5, show_progress=False)
+    for q in HELD_OUT:
+        a = llm.complete(q).additional_kwargs["smoothie"]["weights"]
+        b = routed.complete(q).additional_kwargs["smoothie"]["weights"]
+        assert a == pytest.approx(b)
+
+
+def test_save_and_load(routed: SmoothieLLM, tmp_path: Any) -> None:
+    path = routed.save(tmp_path / "llm.npz")
+    loaded = SmoothieLLM.load(path, completion_llms(), embedder=HashingEmbedder())
+    assert loaded.mode == "route"
+    for q in HELD_OUT:
+        assert (
+            loaded.complete(q).additional_kwargs["smoothie"]
+            == routed.complete(q).additional_kwargs["smoothie"]
+        )
+    renamed = {f"x{i}": llm for i, llm in enumerate(completion_llms().values())}
+    with pytest.raises(ValueError, match="calibrated for candidates"):
+        SmoothieLLM.load(path, renamed, embedder=HashingEmbedder())
+
+
+# ------------------------------------------------------------- LLM contract
+def test_metadata_is_the_conservative_intersection() -> None:
+    llm = SmoothieLLM(completion_llms(), embedder=HashingEmbedder())
+    meta = llm.metadata
+    assert meta.context_window == 4096  # alpha's, the smallest
+    assert meta.num_output == 256
+    assert meta.is_chat_model is False
+    assert meta.is_function_calling_model is False
+    assert meta.model_name == "smoothie[alpha,beta,gamma,delta]"
+    chat = SmoothieLLM(
+        {n: scripted_chat_llm(n) for n in NAMES[:3]} | {"delta": ScriptedLLM(name="delta")},
+        embedder=HashingEmbedder(),
+    )
+    assert chat.metadata.context_window == 3900  # MockFunctionCallingLLM's default
+    assert (
+        SmoothieLLM(
+            {n: scripted_chat_llm(n) for n in NAMES}, embedder=HashingEmbedder()
+        ).metadata.is_function_calling_model
+        is False
+    )
+
+
+def test_candidates_named_by_model_name_or_clear_error() -> None:
+    llm = SmoothieLLM(list(completion_llms().values()), embedder=HashingEmbedder())
+    assert list(llm.llms) == [f"scripted-{n}" for n in NAMES]
+    with pytest.raises(ValueError, match="pass a dict"):
+        SmoothieLLM([scripted_chat_llm(n) for n in NAMES], embedder=HashingEmbedder())
+    with pytest.raises(ValueError, match="at least 3 candidates"):
+        SmoothieLLM(dict(list(completion_llms().items())[:2]), embedder=HashingEmbedder())
+    with pytest.raises(TypeError, match="must be a llama_index LLM"):
+        SmoothieLLM({"a": "gpt", "b": "x", "c": "y"}, embedder=HashingEmbedder())
+
+
+@pytest.fixture
+def settings_llm() -> Iterator[None]:
+    previous = Settings._llm
+    yield
+    Settings._llm = previous
+
+
+def test_usable_as_settings_llm_in_a_query_engine(settings_llm: None) -> None:
+    llm = SmoothieLLM(completion_llms(), embedder=HashingEmbedder())
+    Settings.llm = llm
+    assert isinstance(Settings.llm, LLM)
+    assert Settings.llm is llm
+    q = next(q for q in HELD_OUT if topic_of(q) == "math")  # beta is bad here
+    index = SummaryIndex.from_documents([Document(text="Arithmetic facts are listed here.")])
+    response = index.as_query_engine().query(q)  # the synthesizer calls Settings.llm
+    text = str(response)
+    assert text in {scripted_answer(n, q) for n in NAMES if n != "beta"}
+
+
+def test_decision_event_per_call(routed: SmoothieLLM) -> None:
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+
+    from llamaindex_smoothie import SmoothieDecisionEvent
+
+    seen: list[SmoothieDecisionEvent] = []
+
+    class Collect(BaseEventHandler):
+        def handle(self, event: Any, **kwargs: Any) -> None:
+            if isinstance(event, SmoothieDecisionEvent):
+                seen.append(event)
+
+    handler = Collect()
+    root = get_dispatcher()
+    root.add_event_handler(handler)
+    try:
+        routed.complete(HELD_OUT[0])
+        list(routed.stream_complete(HELD_OUT[1]))
+    finally:
+        root.event_handlers.remove(handler)
+    assert [(e.component, e.mode, e.query) for e in seen] == [
+        ("SmoothieLLM", "route", HELD_OUT[0]),
+        ("SmoothieLLM", "route", HELD_OUT[1]),
+    ]
