@@ -51,10 +51,11 @@ class ScriptedChatModel(BaseChatModel):
         ``script(messages, tools) -> AIMessage | str`` overrides everything above.
 
     With tools bound, the model calls a tool when ``tool_choice`` forces one
-    (``"any"``/``"required"``/a tool name) or when a tool's name (or a word of 4+
-    letters of it, e.g. ``weather`` for ``get_weather``) appears in the latest human message and no tool result has come back yet; arguments are filled
-    from the tool's JSON schema (integers/numbers from the numbers in the message, in
-    order; strings from the message). After a tool result it answers with the result.
+    (``"any"``/``"required"``/a tool name), or when a tool's name (or a 4+ letter word
+    of it, e.g. ``weather`` for ``get_weather``) appears in the latest human message
+    and no tool result has come back yet. Arguments follow the tool's JSON schema:
+    numbers from the numbers in the message, in order; strings from its quoted
+    phrases, then its capitalised words, else the whole message. After a tool result it answers with the result.
 
     Examples
     --------
@@ -251,8 +252,17 @@ def _json(obj: Any) -> str:
     return json.dumps(obj)
 
 
+_NOT_NAMES = {
+    "what", "how", "which", "who", "where", "when", "why", "tell", "please", "use", "create",
+    "give", "find", "get", "make", "show", "list", "the", "a", "an", "is", "can",
+}  # fmt: skip
+
+
 def _fill_args(schema: dict[str, Any], text: str) -> dict[str, Any]:
     numbers = iter(re.findall(r"-?\d+(?:\.\d+)?", text))
+    quoted = re.findall(r"['\"‘“]([^'\"’”]+)['\"’”]", text)
+    capitalised = [w for w in re.findall(r"\b[A-Z][a-zA-Z]+", text) if w.lower() not in _NOT_NAMES]
+    names = iter([*quoted, *capitalised])
     args: dict[str, Any] = {}
     props: dict[str, Any] = schema.get("properties", {})
     for name in schema.get("required", list(props)):
@@ -267,5 +277,5 @@ def _fill_args(schema: dict[str, Any], text: str) -> dict[str, Any]:
         elif kind == "object":
             args[name] = {}
         else:
-            args[name] = f"{name}: {text[:60]}"
+            args[name] = next(names, text)
     return args

@@ -480,7 +480,8 @@ class SmoothieRouter(BaseChatModel):
         return RunnableLambda(lambda x: self.route(x).to_dict(), name="SmoothieDecision")
 
     def as_decision_model(self) -> Any:
-        """This router as a LangChain ``BaseDecisionModel`` (see :class:`SmoothieDecisionModel`)."""
+        """This router as a LangChain ``BaseDecisionModel``
+        (:class:`langchain_smoothie.decision.SmoothieDecisionModel`)."""
         from langchain_smoothie.decision import SmoothieDecisionModel
 
         return SmoothieDecisionModel(router=self)
@@ -932,7 +933,7 @@ class SmoothieRouter(BaseChatModel):
         no prompt has every answer. Also gives select mode a pool for Smoothie-Local.
         Returns ``self``.
         """
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         inputs = self._prompt_messages(prompts)
         fit_config: RunnableConfig = config or {}
@@ -977,7 +978,7 @@ class SmoothieRouter(BaseChatModel):
         show_progress: bool = True,
     ) -> Self:
         """Async :meth:`fit` (``asyncio.gather`` under a ``max_concurrency`` semaphore)."""
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         inputs = self._prompt_messages(prompts)
         fit_config: RunnableConfig = config or {}

@@ -13,14 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.decisions import (
-    BaseDecisionModel,
-    Choice,
-    ChoiceAnswer,
-    ClassifierResponse,
-    Question,
-    State,
-)
+try:
+    from langchain_core.decisions import (
+        BaseDecisionModel,
+        Choice,
+        ChoiceAnswer,
+        ClassifierResponse,
+        Question,
+        State,
+    )
+except ImportError as exc:  # pragma: no cover - only with an older langchain-core
+    raise ImportError(
+        "langchain_smoothie.decision needs langchain_core.decisions (BaseDecisionModel), "
+        "which this langchain-core does not have; upgrade langchain-core (tested with 1.8). "
+        "SmoothieRouter.route() and as_decision_runnable() work without it."
+    ) from exc
 from pydantic import ConfigDict
 
 from langchain_smoothie._render import state_text
@@ -44,6 +51,7 @@ class SmoothieDecisionModel(BaseDecisionModel):
     --------
     >>> from langchain_core.decisions import Choice
     >>> from langchain_smoothie import ScriptedChatModel, SmoothieRouter
+    >>> from langchain_smoothie.decision import SmoothieDecisionModel
     >>> from smoothie_core import HashingEmbedder
     >>> models = {n: ScriptedChatModel(model_name=n, default_answer=a) for n, a in
     ...           [("a", "Paris is the capital."), ("b", "The capital is Paris."),

@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
-from langchain_smoothie import ScriptedChatModel, SmoothieRouter, model_router_middleware
+from langchain_smoothie import ScriptedChatModel, SmoothieRouter
 from smoothie_core import HashingEmbedder
 
 agents = pytest.importorskip("langchain.agents", reason="langchain (create_agent) not installed")
@@ -56,6 +56,8 @@ def test_model_router_middleware_routes_with_smoothie() -> None:
     middleware_mod = pytest.importorskip("langchain.agents.middleware")
     if not hasattr(middleware_mod, "ModelRouterMiddleware"):
         pytest.skip("this langchain has no ModelRouterMiddleware")
+    from langchain_smoothie.decision import model_router_middleware
+
     models = {
         "a": ScriptedChatModel(model_name="a", default_answer="Paris is the capital of France."),
         "b": ScriptedChatModel(model_name="b", default_answer="The capital of France is Paris."),

@@ -18,9 +18,9 @@ from langchain_smoothie import (
     AllCandidatesFailedError,
     LangChainEmbedder,
     ScriptedChatModel,
-    SmoothieDecisionModel,
     SmoothieRouter,
 )
+from langchain_smoothie.decision import SmoothieDecisionModel
 from smoothie_core import HashingEmbedder, NotFittedError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
