@@ -5,6 +5,7 @@ Loading (:mod:`~smoothie_core.evaluation.data`), embeddings
 (:mod:`~smoothie_core.evaluation.methods`), metrics, the experiment and its report.
 """
 
+from smoothie_core.evaluation import abstaining as abstaining  # registers issue-8 methods
 from smoothie_core.evaluation.data import (
     DEFAULT_ANNOTATOR,
     AlignedEnsemble,

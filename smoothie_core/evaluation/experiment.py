@@ -151,9 +151,13 @@ def evaluate_ensemble(
         "best_single": best_wr,
         "oracle": oracle_win_rate(ens.wins),
     }
+    abstention: dict[str, float] = {}
     for name in methods:
-        picks = np.asarray(get_method(name)(data))
+        result = get_method(name)(data)
+        picks = np.asarray(result)  # an abstaining method's fallback picks are its data
         rates[name] = win_rate(ens.wins, picks)
+        if np.ma.isMaskedArray(result):  # masked = abstained (smoothie_core.evaluation.abstaining)
+            abstention[name] = float(np.ma.getmaskarray(result).mean())
     gw = global_weights(data)
     true = model_win_rates(ens.wins)
     glob_i = int(np.argmax(gw))
@@ -162,6 +166,7 @@ def evaluate_ensemble(
         "n_instructions": n,
         "n_dropped": ens.n_dropped,
         "win_rate": rates,
+        "abstention_rate": abstention,
         "best_single_model": ens.models[best_i],
         "smoothie_global_model": ens.models[glob_i],
         "spearman_global": spearman(gw, true),
@@ -208,8 +213,12 @@ def run_alpaca_eval(
     keys = list(records[0]["win_rate"])
     mean = {k: float(np.mean([r["win_rate"][k] for r in records])) for k in keys}
     rhos = [r["spearman_global"] for r in records if r["spearman_global"] is not None]
+    abstaining = list(records[0]["abstention_rate"])
     summary = {
         "n_ensembles": len(records),
+        "abstention_rate": {
+            k: float(np.mean([r["abstention_rate"][k] for r in records])) for k in abstaining
+        },
         "best_picked": int(sum(r["best_picked"] for r in records)),
         "spearman_global_mean": float(np.mean(rhos)) if rhos else None,
         "methods": names,
