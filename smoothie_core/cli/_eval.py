@@ -98,7 +98,10 @@ def register(sub: Any) -> None:
     a.add_argument(
         "--methods",
         default="",
-        help="extra label-free methods, comma-separated (e.g. smoothie_local_eb_k20,smoothie_kernel)",
+        help=(
+            "extra label-free methods, comma-separated: registered names (e.g. "
+            "smoothie_local_eb_k20,smoothie_kernel) or module:function"
+        ),
     )
     a.add_argument("--limit", type=_positive, help="use only the first N instructions")
     emb = a.add_argument_group("embeddings")

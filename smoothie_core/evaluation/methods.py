@@ -31,6 +31,7 @@ Built in:
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,9 +128,22 @@ def _family_of(name: str) -> tuple[str, int] | None:
 
 
 def get_method(name: str) -> MethodFn:
-    """The method registered as ``name`` (or built from a family, e.g. ``smoothie_local_k5``)."""
+    """The method registered as ``name`` (or built from a family, e.g. ``smoothie_local_k5``).
+
+    ``"package.module:function"`` imports ``function`` from ``package.module`` (a method
+    defined outside the library, e.g. ``--methods mymethods:longest``).
+    """
     if name in _METHODS:
         return _METHODS[name]
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as err:
+            raise ValueError(f"cannot load method {name!r} ('module:function'): {err}") from err
+        if not callable(fn):
+            raise ValueError(f"method {name!r} is not callable; got {type(fn).__name__}.")
+        return fn
     fam = _family_of(name)
     if fam is not None:
         return _FAMILIES[fam[0]](fam[1])

@@ -139,3 +139,12 @@ def test_shrinkage_interpolates_between_global_and_local() -> None:
     assert np.all(shrunk >= lo - 1e-12)
     assert np.all(shrunk <= hi + 1e-12)
     assert shrunk[:20, 0].mean() > glob[0] + 1.0
+
+
+def test_method_from_module_path() -> None:
+    fn = get_method("smoothie_core.evaluation.methods:smoothie_global")
+    assert fn(_data()).tolist() == [0] * 30
+    with pytest.raises(ValueError, match="cannot load method 'no_such_module:f'"):
+        get_method("no_such_module:f")
+    with pytest.raises(ValueError, match="is not callable"):
+        get_method("smoothie_core.evaluation.methods:DEFAULT_METHODS")
