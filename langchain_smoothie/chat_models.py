@@ -306,6 +306,11 @@ class SmoothieRouter(BaseChatModel):
             raise ValueError(f"`max_retries` must be >= 0; got {self.max_retries}.")
         if self.cost_tradeoff < 0:
             raise ValueError(f"`cost_tradeoff` must be >= 0; got {self.cost_tradeoff}.")
+        if self.update_pool and self.n_neighbors is None:
+            raise ValueError(
+                "`update_pool=True` builds a pool for Smoothie-Local, which needs `n_neighbors` "
+                "(e.g. n_neighbors=20); got n_neighbors=None."
+            )
         if self.prices is not None:
             self.prices = check_prices(self.prices, names)
         elif self.cost_tradeoff > 0:

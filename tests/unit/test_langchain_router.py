@@ -125,6 +125,8 @@ def test_bad_candidates_are_clear_errors() -> None:
         make_router([a, b, ScriptedChatModel(model_name="c")], default="z")
     with pytest.raises(ValueError, match="`cost_tradeoff` > 0 needs `prices`"):
         make_router([a, b, ScriptedChatModel(model_name="c")], cost_tradeoff=1.0)
+    with pytest.raises(ValueError, match="needs `n_neighbors`"):
+        make_router([a, b, ScriptedChatModel(model_name="c")], update_pool=True)
     with pytest.raises(ValueError, match="missing"):
         make_router([a, b, ScriptedChatModel(model_name="c")], prices={"a": 1.0})
 
@@ -366,6 +368,36 @@ def test_route_calls_exactly_one_model_and_avoids_the_bad_one_per_topic(
         calls = sum(m.call_count for m in candidates.values()) - sum(before.values())
         assert calls == i  # exactly one model per input
         assert msg.usage_metadata is not None  # the winner's usage, counted once
+
+
+class EventRecorder(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.roots: list[Any] = []
+        self.events: list[tuple[str, Any, Any]] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
+        if kw.get("parent_run_id") is None:
+            self.roots.append(kw["run_id"])
+
+    def on_custom_event(self, name: str, data: Any, **kw: Any) -> None:
+        self.events.append((name, data, kw["run_id"]))
+
+
+async def test_decision_event_in_route_and_async_modes(
+    fitted: SmoothieRouter, candidates: dict[str, Any]
+) -> None:
+    for router in (fitted, make_router(candidates)):
+        for use_async in (False, True):
+            rec = EventRecorder()
+            config: Any = {"callbacks": [rec]}
+            if use_async:
+                msg = await router.ainvoke(cook_prompt("tofu"), config=config)
+            else:
+                msg = router.invoke(cook_prompt("tofu"), config=config)
+            [(name, data, run_id)] = rec.events
+            assert name == "smoothie_decision" and run_id == rec.roots[0]
+            assert data == msg.response_metadata["smoothie"]
+            json.dumps(data)
 
 
 def test_route_streams_the_winners_chunks(fitted: SmoothieRouter) -> None:
