@@ -223,8 +223,9 @@ class SmoothieRouter(BaseChatModel):
     prices : dict of str to float or None
         Cost per call of each candidate (any unit). With ``cost_tradeoff > 0``, route
         mode picks the highest ``weight - cost_tradeoff * price / max(prices)``
-        (:func:`langchain_smoothie._cost.cost_scores`); select mode has already paid
-        for every call and ignores prices.
+        (:func:`langchain_smoothie._cost.cost_scores`); an abstained decision (see
+        ``abstain_below``) keeps its fallback. Select mode has already paid for every
+        call and ignores prices.
     cost_tradeoff : float, default=0.0
     fallback_on_error : bool, default=True
         route mode: try the next-best candidate when the chosen one fails.
@@ -389,7 +390,9 @@ class SmoothieRouter(BaseChatModel):
         """Bind ``tools`` on every candidate (each through its own ``bind_tools``).
 
         Tools are converted to the OpenAI tool format, which every LangChain provider
-        accepts. In select mode candidates are compared on a text rendering of their
+        accepts. ``with_structured_output`` (inherited from ``BaseChatModel``) goes
+        through this method, i.e. function calling on every candidate; its ``method``
+        argument is ignored. In select mode candidates are compared on a text rendering of their
         tool calls (:func:`langchain_smoothie._render.answer_text`).
 
         Raises
@@ -455,7 +458,7 @@ class SmoothieRouter(BaseChatModel):
                     "router.fit(prompts) (or SmoothieRouter.load(path, models=...)) first."
                 ) from exc
         extra: dict[str, Any] = {}
-        if self.prices is not None and self.cost_tradeoff > 0:
+        if self.prices is not None and self.cost_tradeoff > 0 and not decision.abstained:
             scores = cost_scores(decision.weights, self.prices, self.cost_tradeoff)
             extra = {"scores": scores, "prices": dict(self.prices)}
             best = max(scores, key=lambda n: (scores[n], -self.candidate_names.index(n)))

@@ -490,6 +490,17 @@ def test_cost_tradeoff_prefers_the_cheap_good_candidate(candidates: dict[str, An
         candidates, mode="route", n_neighbors=4, prices=prices, cost_tradeoff=100.0
     ).fit(PROMPTS, show_progress=False)
     assert huge.route(prompt).selected == "geo_bad"  # price dominates: the free one
+    abstaining = make_router(
+        candidates,
+        mode="route",
+        n_neighbors=4,
+        prices=prices,
+        cost_tradeoff=100.0,
+        default="good1",
+        abstain_below=1.0,
+    )
+    decision = abstaining.fit(PROMPTS, show_progress=False).route(prompt)
+    assert decision.abstained and decision.selected == "good1"  # abstention wins over price
 
 
 def test_langchain_embeddings_are_accepted(candidates: dict[str, Any]) -> None:
