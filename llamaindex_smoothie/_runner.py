@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -40,7 +41,8 @@ def call_all(
     errors: dict[str, str] = {}
     pool = cf.ThreadPoolExecutor(max_workers=max(1, len(names)))
     try:
-        futures = {pool.submit(fn, name): name for name in names}
+        # each call runs in a copy of the caller's context, so LlamaIndex spans nest under it
+        futures = {pool.submit(contextvars.copy_context().run, fn, name): name for name in names}
         done, pending = cf.wait(futures, timeout=timeout)
         for fut in pending:
             fut.cancel()
@@ -102,7 +104,7 @@ def run_grid(
         tqdm(total=total, desc=desc, disable=not show_progress) as bar,
     ):
         futures = {
-            pool.submit(fn, name, text): (s, name)
+            pool.submit(contextvars.copy_context().run, fn, name, text): (s, name)
             for s, text in enumerate(inputs)
             for name in names
         }

@@ -39,6 +39,16 @@ class SmoothieDecisionEvent(BaseEvent):
         Candidates that failed (select mode).
     fallback : str or None
         Why the decision did not come from Smoothie weights, if it did not.
+    reliability : float or None
+        The decision's reliability score, when smoothie_core provides one.
+
+    Examples
+    --------
+    >>> from smoothie_core import Decision
+    >>> d = Decision(selected="a", weights={"a": 0.6, "b": 0.2, "c": 0.2}, mode="route")
+    >>> event = SmoothieDecisionEvent.from_decision("SmoothieSelector", "hi", d)
+    >>> event.class_name(), event.selected, event.weights["a"]
+    ('SmoothieDecisionEvent', 'a', 0.6)
     """
 
     component: str
@@ -48,17 +58,17 @@ class SmoothieDecisionEvent(BaseEvent):
     weights: dict[str, float]
     failed: list[str] = Field(default_factory=list)
     fallback: str | None = None
+    reliability: float | None = None
 
     @classmethod
     def class_name(cls) -> str:
         """Class name."""
         return "SmoothieDecisionEvent"
 
-
-def emit_decision(component: str, query: str, decision: Decision) -> None:
-    """Send a :class:`SmoothieDecisionEvent` for ``decision`` to the dispatcher."""
-    dispatcher.event(
-        SmoothieDecisionEvent(
+    @classmethod
+    def from_decision(cls, component: str, query: str, decision: Decision) -> SmoothieDecisionEvent:
+        """The event for ``decision`` taken by ``component`` on ``query``."""
+        return cls(
             component=component,
             query=query,
             selected=decision.selected,
@@ -66,5 +76,10 @@ def emit_decision(component: str, query: str, decision: Decision) -> None:
             weights=dict(decision.weights),
             failed=list(decision.failed),
             fallback=decision.fallback,
+            reliability=getattr(decision, "reliability", None),
         )
-    )
+
+
+def emit_decision(component: str, query: str, decision: Decision) -> None:
+    """Send a :class:`SmoothieDecisionEvent` for ``decision`` to the dispatcher."""
+    dispatcher.event(SmoothieDecisionEvent.from_decision(component, query, decision))

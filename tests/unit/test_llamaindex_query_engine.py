@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from typing import Any
 
@@ -245,3 +246,24 @@ def test_identical_answers_fall_back_to_default() -> None:
     smoothie = qe.query("anything").metadata["smoothie"]
     assert smoothie["selected"] == "gamma"
     assert "identical" in smoothie["fallback"]
+
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def test_engines_run_in_the_callers_context() -> None:
+    """Context variables (LlamaIndex's active span and tags among them) reach the engines."""
+    seen: list[str | None] = []
+
+    class Spy(ScriptedEngine):
+        def custom_query(self, query_str: str) -> str:
+            seen.append(REQUEST_ID.get())
+            return super().custom_query(query_str)
+
+    tools = [tool(Spy(name=n), n) for n in NAMES]
+    token = REQUEST_ID.set("req-42")
+    try:
+        SmoothieQueryEngine(tools, embedder=HashingEmbedder()).query(HELD_OUT[0])
+    finally:
+        REQUEST_ID.reset(token)
+    assert seen == ["req-42"] * len(NAMES)
