@@ -11,7 +11,7 @@ Smoothie weights renormalised over the labels; ``confidence`` is the top probabi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 try:
     from langchain_core.decisions import (
@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - only with an older langchain-co
         "which this langchain-core does not have; upgrade langchain-core (tested with 1.8). "
         "SmoothieRouter.route() and as_decision_runnable() work without it."
     ) from exc
-from pydantic import ConfigDict
+from pydantic import ConfigDict, SkipValidation, field_validator
 
 from langchain_smoothie._render import state_text
 from langchain_smoothie.chat_models import SmoothieRouter
@@ -67,8 +67,17 @@ class SmoothieDecisionModel(BaseDecisionModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    router: SmoothieRouter
+    # Duck-typed (checked below) rather than isinstance-validated: the router class may be
+    # imported twice under some test import modes, which would make isinstance fail.
+    router: Annotated[SmoothieRouter, SkipValidation]
     model: str = "smoothie-router"
+
+    @field_validator("router", mode="before")
+    @classmethod
+    def _check_router(cls, value: Any) -> Any:
+        if not (callable(getattr(value, "route", None)) and hasattr(value, "models")):
+            raise ValueError(f"`router` must be a SmoothieRouter; got {type(value).__name__}.")
+        return value
 
     @property
     def _provider(self) -> str:

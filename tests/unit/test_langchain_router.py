@@ -532,5 +532,7 @@ def test_decision_runnable_and_decision_model(fitted: SmoothieRouter) -> None:
         model.invoke(
             {"state": "x", "questions": {"r": Choice(instructions="x", criteria={"gpt": None})}}
         )
+    with pytest.raises(ValueError, match="`router` must be a SmoothieRouter"):
+        SmoothieDecisionModel(router="gpt")
     with pytest.raises(ValueError, match="Choice questions only"):
         model.invoke({"state": "x", "questions": {"r": Noul(instructions="x")}})
