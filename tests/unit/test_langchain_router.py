@@ -264,6 +264,14 @@ def test_update_pool_grows_bounded_and_local_uses_it(candidates: dict[str, Any])
     assert meta["n_neighbors"] == 3 and meta["selected"] != "geo_bad"
 
 
+def test_fit_gives_select_mode_a_pool_for_smoothie_local(candidates: dict[str, Any]) -> None:
+    router = make_router(candidates, n_neighbors=3).fit(PROMPTS, show_progress=False)
+    assert router.router.pool_size == len(PROMPTS)
+    meta = router.invoke(cook_prompt("tofu")).response_metadata["smoothie"]
+    assert meta["mode"] == "select" and meta["n_neighbors"] == 3
+    assert meta["selected"] != "cook_bad"
+
+
 async def test_thousand_concurrent_ainvokes_no_lost_or_duplicated_results() -> None:
     def echo(tag: str):  # answers carry the input id, so any mix-up is visible
         def script(messages: list[BaseMessage], tools: Any) -> str:
