@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -132,6 +133,7 @@ class SmoothieLLM(LLM):
     _embedder: Embedder | None = PrivateAttr(default=None)
     _max_pool_size: int | None = PrivateAttr(default=None)
     _default: str | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(
         self,
@@ -344,7 +346,10 @@ class SmoothieLLM(LLM):
                     errors[name] = f"ValueError: {err}"
         if not any(answers.values()):
             raise self._all_failed(errors)
-        decision = self._router.select(text, answers, errors=errors, update_pool=self.update_pool)
+        with self._lock:  # the pool may grow (update_pool): one select at a time
+            decision = self._router.select(
+                text, answers, errors=errors, update_pool=self.update_pool
+            )
         emit_decision(type(self).__name__, text, decision)
         return _annotated(results[decision.selected], decision)
 

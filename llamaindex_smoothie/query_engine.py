@@ -10,6 +10,7 @@ current query's statistic (Smoothie-Local).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,6 +119,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
         self._router = router
         self._update_pool = update_pool
         self._timeout = timeout
+        self._lock = threading.Lock()  # the pool may grow (update_pool); one select at a time
         super().__init__(callback_manager=callback_manager or Settings.callback_manager)
 
     @property
@@ -129,6 +131,17 @@ class SmoothieQueryEngine(BaseQueryEngine):
         """Get prompt sub-modules (the engines' own prompts are not exposed, as in RouterQueryEngine)."""
         return {}
 
+    def _select(
+        self,
+        query: str,
+        answers: dict[str, str | None],
+        *,
+        errors: dict[str, str],
+        update_pool: bool,
+    ) -> Decision:
+        with self._lock:
+            return self._router.select(query, answers, errors=errors, update_pool=update_pool)
+
     def _finish(
         self,
         query: str,
@@ -138,7 +151,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
     ) -> RESPONSE_TYPE:
         if not responses:
             raise RuntimeError(f"Every query engine failed on {query!r}; errors: {errors}.")
-        decision = self._router.select(
+        decision = self._select(
             query,
             {n: texts.get(n) for n in self._names},
             errors=errors,
@@ -190,7 +203,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
                     f"Every query engine failed on {query_bundle.query_str!r}; errors: {errors}."
                 )
             decision = await asyncio.to_thread(
-                self._router.select,
+                self._select,
                 query_bundle.query_str,
                 {n: texts.get(n) for n in self._names},
                 errors=errors,

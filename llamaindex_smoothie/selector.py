@@ -260,6 +260,43 @@ class SmoothieSelector(BaseSelector):
             calibration_errors=errors,
         )
 
+    @classmethod
+    async def afrom_retriever_tools(
+        cls,
+        retriever_tools: Sequence[RetrieverTool],
+        calibration_queries: Sequence[str],
+        *,
+        n_neighbors: NNeighbors = "auto",
+        embedder: Embedder | BaseEmbedding | None = None,
+        default: str | None = None,
+        max_concurrency: int = 4,
+        show_progress: bool = True,
+    ) -> SmoothieSelector:
+        """Async :meth:`from_retriever_tools` (``aretrieve``, at most ``max_concurrency`` in flight)."""
+        names = unique_names([t.metadata.name for t in retriever_tools], "tool")
+        retrievers = {n: t.retriever for n, t in zip(names, retriever_tools, strict=True)}
+
+        async def call(name: str, query: str) -> str:
+            return nodes_text(await retrievers[name].aretrieve(query))
+
+        answers, errors = await arun_grid(
+            list(calibration_queries),
+            names,
+            call,
+            max_concurrency=max_concurrency,
+            show_progress=show_progress,
+        )
+        return await asyncio.to_thread(
+            cls.from_answers,
+            names,
+            calibration_queries,
+            answers,
+            n_neighbors=n_neighbors,
+            embedder=embedder,
+            default=default,
+            calibration_errors=errors,
+        )
+
     # ------------------------------------------------------------------ state
     @property
     def router(self) -> Router:

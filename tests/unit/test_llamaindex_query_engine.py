@@ -267,3 +267,12 @@ def test_engines_run_in_the_callers_context() -> None:
     finally:
         REQUEST_ID.reset(token)
     assert seen == ["req-42"] * len(NAMES)
+
+
+async def test_concurrent_aqueries_grow_the_pool_safely() -> None:
+    tools, _ = engine_tools()
+    qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder(), n_neighbors=3, update_pool=True)
+    responses = await asyncio.gather(*(qe.aquery(q) for q in CALIBRATION[:12]))
+    assert qe.router.pool_size == 12
+    for q, response in zip(CALIBRATION[:12], responses, strict=True):
+        assert BAD_TOPIC[response.metadata["smoothie"]["selected"]] != topic_of(q)

@@ -404,3 +404,20 @@ def test_pre_routing_with_the_real_minilm(minilm: Any) -> None:
     for q in HELD_OUT:
         result = selector.select(NAMES, q)
         assert BAD_TOPIC[result.selected] != topic_of(q), (q, result.weights)
+
+
+async def test_async_retriever_calibration_and_aretrieve() -> None:
+    tools, retrievers = retriever_tools()
+    selector = await SmoothieSelector.afrom_retriever_tools(
+        tools, CALIBRATION, n_neighbors=5, embedder=HashingEmbedder(), show_progress=False
+    )
+    assert all(len(r.calls) == len(CALIBRATION) for r in retrievers.values())
+    router = RouterRetriever(selector, tools, llm=scripted_chat_llm("alpha"))
+    for q in HELD_OUT[::2]:
+        for r in retrievers.values():
+            r.calls.clear()
+        nodes = await router.aretrieve(q)
+        called = [n for n, r in retrievers.items() if r.calls]
+        assert len(called) == 1
+        assert BAD_TOPIC[called[0]] != topic_of(q)
+        assert nodes[0].node.get_content() == scripted_answer(called[0], q)
