@@ -314,6 +314,10 @@ class Router:
         nearest pooled inputs join this input's statistic. With some failed but at
         least 3 answering, the answers are scored on their own (the pool's statistics
         describe the full set of candidates).
+
+        ``update_pool=True`` adds this input to the pool when every candidate answered
+        (bounded by ``max_pool_size``), whatever ``n_neighbors`` is: select-mode traffic
+        then also calibrates :meth:`route` (Smoothie-Global with ``n_neighbors=None``).
         """
         unknown = set(answers) - set(self.candidates)
         if unknown:
@@ -349,11 +353,8 @@ class Router:
         update_pool: bool,
     ) -> Decision:
         texts = [str(answers[c]) for c in present]
-        need_input = (
-            self.n_neighbors is not None
-            and (update_pool or (self.n_neighbors > 1 and self.pool_size > 0))
-            and not failed
-        )
+        local = self.n_neighbors is not None and self.n_neighbors > 1 and self.pool_size > 0
+        need_input = (update_pool or local) and not failed
         embedded = self.embed([*texts, text] if need_input else texts)
         outs = embedded[: len(texts)][None]
         inp = embedded[len(texts) :] if need_input else None

@@ -174,3 +174,15 @@ def test_decision_to_dict_is_plain() -> None:
     d = router.select("q", topic_answers("q", "a")).to_dict()
     assert set(d) >= {"selected", "weights", "mode", "failed"}
     assert isinstance(d["weights"], dict)
+
+
+def test_select_traffic_with_global_builds_a_pool_that_route_uses() -> None:
+    router = Router(NAMES, embedder=HashingEmbedder())  # n_neighbors=None
+    for i in range(4):
+        q = f"question {i}"
+        d = router.select(q, topic_answers(q, "c"), update_pool=True)
+        assert d.n_neighbors == 1  # select itself stays per-sample
+    assert router.pool_size == 4
+    routed = router.route("question 9")
+    assert routed.selected != "c"
+    assert routed.n_neighbors == 4
