@@ -60,8 +60,10 @@ class ExactNeighbors:
     """Exact Euclidean k-nearest-neighbour search in numpy.
 
     Distances are computed in chunks of queries (``|x|^2 - 2 q.x``, a BLAS matrix
-    product), the ``k`` smallest are found with ``argpartition`` and sorted. Equal
-    distances are ordered by row index.
+    product), the ``k`` smallest are found with ``argpartition``, then re-ranked on
+    ``|x - q|^2`` computed row by row (with every row within rounding error of the
+    k-th distance), so a query's neighbours are the same whether it is searched alone
+    or with others. Equal distances are ordered by row index.
 
     Parameters
     ----------
@@ -126,6 +128,12 @@ class ExactNeighbors:
             raise ValueError(f"`k` must be in [1, {n}] (the number of indexed rows); got {k}.")
         out = np.empty((q.shape[0], k), dtype=np.intp)
         step = max(1, _CHUNK_ENTRIES // max(n, 1))
+        # |x|^2 - 2 q.x has a rounding error that depends on how BLAS blocks the product
+        # (so on how many queries come together); rows within `tol` of the k-th distance
+        # are re-ranked on (x - q)^2 computed row by row, so a query's neighbours do not
+        # depend on the other queries searched with it (batching, map_batches).
+        x_max = float(np.sqrt(self._sq_norms.max()))
+        eps = float(np.finfo(self.dtype).eps)
         for start in range(0, q.shape[0], step):
             block = q[start : start + step]
             # squared distance up to the per-query constant |q|^2 (irrelevant for ranking)
@@ -135,8 +143,27 @@ class ExactNeighbors:
             else:
                 part = np.broadcast_to(np.arange(n), (block.shape[0], n)).copy()
             part_dist = np.take_along_axis(dist, part, axis=1)
-            order = np.lexsort((part, part_dist), axis=1)
-            out[start : start + step] = np.take_along_axis(part, order, axis=1)
+            q_norm = np.sqrt(np.einsum("qd,qd->q", block, block))
+            tol = 4.0 * (self._data.shape[1] + 2) * eps * (x_max * x_max + 2.0 * q_norm * x_max)
+            counts = (dist <= (part_dist.max(axis=1) + tol)[:, None]).sum(axis=1)
+            out[start : start + step] = self._rerank(block, part, k)
+            for r in np.flatnonzero(counts > k):  # near-ties at the k-th place
+                cand = np.flatnonzero(dist[r] <= part_dist[r].max() + tol[r])
+                out[start + r] = self._rerank(block[r : r + 1], cand[None, :], k)[0]
+        return out
+
+    def _rerank(
+        self, queries: NDArray[np.floating[Any]], cand: NDArray[np.intp], k: int
+    ) -> NDArray[np.intp]:
+        """The k nearest of each row's candidates by (x - q)^2, ties by row index."""
+        out = np.empty((queries.shape[0], k), dtype=np.intp)
+        rows = max(1, _CHUNK_ENTRIES // max(cand.shape[1] * self._data.shape[1], 1))
+        for s in range(0, queries.shape[0], rows):
+            c = cand[s : s + rows]
+            diff = self._data[c] - queries[s : s + rows, None, :]
+            exact = np.square(diff).sum(axis=-1)
+            order = np.lexsort((c, exact), axis=1)[:, :k]
+            out[s : s + rows] = np.take_along_axis(c, order, axis=1)
         return out
 
 
