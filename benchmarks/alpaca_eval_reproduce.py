@@ -112,6 +112,43 @@ def main() -> int:
             str(OUT / "alpaca_eval_random.png"),
         ]
     )
+    # robustness: the same protocol with other seeds (summary only)
+    seeds: dict[str, object] = {}
+    for seed in range(5):
+        path = OUT / f"alpaca_eval_random_seed{seed}.json"
+        rc |= smoothie(
+            [
+                *common,
+                "--random-ensembles",
+                "10",
+                "--ensemble-size",
+                "5",
+                "--seed",
+                str(seed),
+                "--exclude",
+                "*_concise",
+                "--exclude",
+                "*_verbose",
+                "--exclude",
+                "gpt4_gamed",
+                "--json",
+                str(path),
+            ]
+        )
+        res = json.loads(path.read_text())
+        path.unlink()
+        seeds[str(seed)] = {"mean": res["mean"], "summary": res["summary"]}
+    (OUT / "alpaca_eval_random_seeds.json").write_text(json.dumps(seeds, indent=1) + "\n")
+    keys = ["random", "smoothie_global", "smoothie_local_k1", "best_single"]
+    print("seed  " + "  ".join(keys) + "  best_picked  spearman")
+    for seed, rec in seeds.items():
+        m, s = rec["mean"], rec["summary"]  # type: ignore[index]
+        print(
+            seed,
+            *(f"{m[k]:.1f}" for k in keys),
+            s["best_picked"],
+            f"{s['spearman_global_mean']:.2f}",
+        )
     if not args.skip_embedder_check:
         check = embedder_check(data)
         print("default embedder vs shipped float16 embeddings:", check)
