@@ -148,3 +148,10 @@ def test_method_from_module_path() -> None:
         get_method("no_such_module:f")
     with pytest.raises(ValueError, match="is not callable"):
         get_method("smoothie_core.evaluation.methods:DEFAULT_METHODS")
+
+
+def test_methods_cannot_see_labels() -> None:
+    fields = set(EnsembleData.__dataclass_fields__)
+    assert fields == {
+        "models", "instructions", "outputs", "output_embeddings", "input_embeddings", "embedder"
+    }  # fmt: skip
