@@ -30,8 +30,9 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=4, help="use instructions idx %% stride == 0")
     ap.add_argument("--budget", type=int, default=60)
     ap.add_argument("--window", type=int, default=15)
+    ap.add_argument("--models", default="", help="comma-separated models (default: DEV ensembles')")
     args = ap.parse_args()
-    models = sorted({m for e in ensembles() for m in e})
+    models = [m for m in args.models.split(",") if m] or sorted({m for e in ensembles() for m in e})
     emb = CachedEmbedder(default_embedder(batch_size=64), CACHE)
     t0 = time.time()
     for n_done, model in enumerate(models):

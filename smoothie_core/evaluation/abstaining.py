@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from smoothie_core.asymmetric import coverage_scores, embed_chunks, word_chunks
+from smoothie_core.asymmetric import Coverage
 from smoothie_core.diagnostics import diagnose_deltas, diagnose_outputs
 from smoothie_core.evaluation.methods import (
     EnsembleData,
@@ -34,7 +34,7 @@ from smoothie_core.evaluation.methods import (
 from smoothie_core.neighbors import ExactNeighbors
 from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
 
-__all__ = ["ABSTAIN_BELOW", "DEFAULT_INDEX", "coverage_matrix_scores"]
+__all__ = ["ABSTAIN_BELOW", "DEFAULT_INDEX"]
 
 #: Reliability below which the evaluation's abstaining methods fall back.
 ABSTAIN_BELOW = 0.5
@@ -75,28 +75,28 @@ def _local_abstain(k: int) -> MethodFn:
     return smoothie_local_abstain
 
 
-def coverage_matrix_scores(data: EnsembleData) -> NDArray[np.float64]:
-    """Per-instruction asymmetric coverage scores ``(n, m)`` (higher is better)."""
+def _check_embedder(data: EnsembleData) -> None:
     if data.embedder is None:
         raise ValueError(
             "coverage methods embed answer chunks and need the evaluation's embedder; got None."
         )
-    n, m = data.n_instructions, len(data.models)
-    chunks = [word_chunks(data.outputs[s][j]) for s in range(n) for j in range(m)]
-    emb = embed_chunks(chunks, data.embedder)
-    return np.array([coverage_scores(emb[s * m : (s + 1) * m]) for s in range(n)])
 
 
 def coverage_global(data: EnsembleData) -> NDArray[np.intp]:
     """Asymmetric coverage, Global: the candidate with the best mean score."""
-    best = int(np.argmax(coverage_matrix_scores(data).mean(axis=0)))
-    return np.full(data.n_instructions, best, dtype=np.intp)
+    _check_embedder(data)
+    assert data.embedder is not None
+    cov = Coverage(data.embedder).fit(data.outputs)
+    return cov.predict(n_queries=data.n_instructions)
 
 
 def _coverage_local(k: int) -> MethodFn:
     def coverage_local(data: EnsembleData) -> NDArray[np.intp]:
-        scores = coverage_matrix_scores(data)
-        return np.argmax(neighbor_mean(scores, _neighbors(data, k)), axis=1).astype(np.intp)
+        _check_embedder(data)
+        assert data.embedder is not None
+        kk = min(k, data.n_instructions)
+        cov = Coverage(data.embedder, n_neighbors=kk).fit(data.outputs, data.input_embeddings)
+        return cov.predict(data.input_embeddings)
 
     return coverage_local
 
