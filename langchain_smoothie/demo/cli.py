@@ -193,11 +193,11 @@ def run(args: argparse.Namespace) -> int:
     from smoothie_core.embedders import load_embedder
 
     embedder = load_embedder(args.embedder)
-    embedder.embed(["warm up"])  # load it now, so its time counts as setup
     print(
         f"smoothie demo: {len(questions)} questions, mode {args.mode}; embedder {embedder.id}",
         flush=True,
     )
+    embedder.embed(["warm up"])  # load it now, so its time counts as setup
     try:
         if args.models:
             models = parse_model_specs(args.models, max_tokens=args.max_tokens)

@@ -45,6 +45,7 @@ class SelectRow:
     reliability: float | None
     fallback: str | None
     n_neighbors: int = 1
+    concerns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -135,6 +136,12 @@ class _CandidateRecorder(BaseCallbackHandler):
 def _messages(question: Question, system_prompt: str | None) -> list[BaseMessage]:
     head: list[BaseMessage] = [SystemMessage(system_prompt)] if system_prompt else []
     return [*head, HumanMessage(question.text)]
+
+
+def _concerns(meta: Mapping[str, Any]) -> list[str]:
+    """Names of the reliability checks that scored below 0.5 for a decision."""
+    checks = (meta.get("diagnostics") or {}).get("checks") or {}
+    return [name for name, v in checks.items() if isinstance(v, int | float) and v < 0.5]
 
 
 def _ask_all(
@@ -286,6 +293,7 @@ def run_demo(
                         reliability=meta.get("reliability"),
                         fallback=meta.get("fallback"),
                         n_neighbors=int(meta.get("n_neighbors", 1)),
+                        concerns=_concerns(meta),
                     )
                     report.select_rows.append(row)
                     say(_select_block(i, len(questions), row, names, width))
@@ -305,7 +313,7 @@ def run_demo(
             reuse = report.select_rows[:half]
             if len(reuse) == half:
                 collected = [dict(r.answers) for r in reuse]
-                how = "reusing select mode's answers (no new model calls)"
+                how = "reusing select mode's answers: no new model calls"
             else:
                 with tqdm(
                     total=half * len(names),
@@ -373,7 +381,8 @@ def _select_block(i: int, n: int, row: SelectRow, names: Sequence[str], width: i
     if row.n_neighbors > 1:
         extra.append(f"scored with its {row.n_neighbors - 1} nearest earlier question(s)")
     if row.reliability is not None:
-        extra.append(f"reliability {row.reliability:.2f}")
+        low = f" (low: {', '.join(row.concerns)})" if row.concerns else ""
+        extra.append(f"reliability {row.reliability:.2f}{low}")
     if row.fallback:
         extra.append(f"fallback: {row.fallback}")
     if extra:
@@ -396,8 +405,10 @@ def _select_summary(report: DemoReport, names: Sequence[str]) -> str:
         f"{report.seconds['select']:.1f} s)\n"
         + format_table(["model", "calls", "seconds", "output tokens", "tokens/s", "selected"], rows)
         + "\n(reliability: smoothie_core.diagnostics' score in [0, 1] of how far a pick can be "
-        "trusted;\n low when one answer sits far from the others, where agreement alone cannot "
-        "tell\n a lone right answer from a lone wrong one)"
+        "trusted. Low checks:\n outlier = one model far from a tight group of the others "
+        "(agreement cannot tell a lone\n right answer from a lone wrong one); duplicates = two "
+        "models answer near-identically;\n nonpositive = noisy per-question estimates; samples = "
+        "too few questions to separate\n the top two)"
     )
 
 
@@ -415,13 +426,13 @@ def _route_table(
         line: list[object] = [
             j,
             row.question.task,
-            _one_line(row.question.text, 40),
+            _one_line(row.question.text, 36),
             _weights(row.weights, names),
             row.called + (f" (after {', '.join(row.failed)} failed)" if row.failed else ""),
         ]
         if show_select:
             line.append(picks[j - 1])
-        line.append(_one_line(row.answer, width))
+        line.append(_one_line(row.answer, min(width, 64)))
         table.append(line)
     calls = sum(r.calls for r in rows)
     counts = {n: sum(r.called == n for r in rows) for n in names}

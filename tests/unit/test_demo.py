@@ -109,7 +109,7 @@ def test_both_modes_route_with_one_call_each_reusing_select_answers() -> None:
     assert route_calls == sorted((r.question.text, r.called) for r in report.route_rows)
     for row in report.route_rows:
         assert row.answer == models[row.called].invoke(row.question.text).content
-    assert "reusing select mode's answers (no new model calls)" in text
+    assert "reusing select mode's answers: no new model calls" in text
     assert "route mode: 2 questions answered with 2 model calls (select mode would make 6)" in text
     assert "select picked" in text
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_tests.unit_tests import ChatModelUnitTests
 
 from langchain_smoothie.demo import ChatGGUF
 
@@ -127,3 +128,23 @@ def test_identifying_and_tracing_params() -> None:
     assert params["ls_provider"] == "llama.cpp"
     assert params["ls_model_name"] == "tiny"
     assert params["ls_max_tokens"] == 12
+
+
+class TestChatGGUFStandardUnit(ChatModelUnitTests):
+    """langchain-tests' standard unit suite (the model is never loaded by these tests)."""
+
+    @property
+    def chat_model_class(self) -> type[ChatGGUF]:
+        return ChatGGUF
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model_path": "unused.gguf", "model": "tiny"}
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return False
+
+    @property
+    def has_structured_output(self) -> bool:
+        return False
