@@ -10,6 +10,7 @@ AlpacaEval 2.0 DEV models (precomputed MiniLM embeddings), this prints and saves
   because that choice matters, averaged over every possible default;
 * whether the score separates pools / instructions where Smoothie helps from where it
   hurts (labels used only to evaluate);
+* select mode on one input alone (k = 1): per-decision abstention rate and win rate;
 * references: random pick, best single model, per-instruction oracle (these use labels).
 
     .venv/bin/python benchmarks/mixed_pools.py            # ~1 min
@@ -84,6 +85,15 @@ def one_ensemble(models: list[str]) -> dict[str, Any]:
     lscore = np.array([diagnose_deltas(d[nb[s]]).score for s in range(n)])
     labst = lscore < THRESHOLD
     gain_l = 100 * (lab[rows, lpick] - lab.mean(axis=1))
+    # select mode, one input alone (Router.select with n_neighbors=None): per-sample report
+    spick = np.argmin(d, axis=1)
+    sscore = np.array(
+        [
+            diagnose_deltas(d[s], pairwise=mean_pairwise_sq_distances(lam[s : s + 1])).score
+            for s in range(n)
+        ]
+    )
+    sabst = sscore < THRESHOLD
     return {
         "ensemble": models,
         "model_win_rates": dict(zip(models, wr.round(2).tolist(), strict=True)),
@@ -106,6 +116,12 @@ def one_ensemble(models: list[str]) -> dict[str, Any]:
             np.mean([with_default(lab, j, lpick, labst) for j in range(m)])
         ),
         "local20_mean_reliability": float(lscore.mean()),
+        "select1_wr": float(100 * lab[rows, spick].mean()),
+        "select1_abstention_rate": float(sabst.mean()),
+        "select1_wr_abstain_first": with_default(lab, 0, spick, sabst),
+        "select1_wr_abstain_any_default": float(
+            np.mean([with_default(lab, j, spick, sabst) for j in range(m)])
+        ),
         # per-instruction gain of Smoothie's pick over the expected random pick (labels)
         "local20_gain_kept": float(gain_l[~labst].mean()) if (~labst).any() else None,
         "local20_gain_abstained": float(gain_l[labst].mean()) if labst.any() else None,
