@@ -65,6 +65,7 @@ __all__ = [
     "ReliabilityWarning",
     "diagnose_deltas",
     "diagnose_outputs",
+    "diagnose_scores",
     "mean_pairwise_sq_distances",
     "OUTLIER_Z_OK",
     "OUTLIER_Z_BAD",
@@ -278,30 +279,85 @@ def diagnose_deltas(
     if all_zero:
         checks["samples"] = None
         details["margin_t"] = None
-    elif n < 2:
-        checks["samples"] = _SINGLE_SAMPLE_SCORE
-        details["margin_t"] = None
-        reasons.append(
-            "Decided from one input's answers alone: no estimate of how noisy the scores "
-            "are (use a pool / n_neighbors > 1, or calibrate)."
-        )
     else:
-        diff = d[:, runner] - d[:, best]
-        sd = float(diff.std(ddof=1))
-        mean = float(diff.mean())
-        t = mean / (sd / math.sqrt(n)) if sd > 0 else (math.inf if mean > 0 else 0.0)
-        details["margin_t"] = t if math.isfinite(t) else None
-        s_samp = max(0.0, 2.0 * _phi(t) - 1.0) if math.isfinite(t) else 1.0
+        s_samp, t_m, reason = _margin_check(d[:, runner] - d[:, best], names[best], names[runner])
         checks["samples"] = s_samp
-        if s_samp < 0.95:
-            reasons.append(
-                f"Only {n} samples: {names[best]!r} beats the runner-up {names[runner]!r} by "
-                f"{t:.1f} standard errors, not clearly more than noise."
-            )
+        details["margin_t"] = t_m
+        if reason:
+            reasons.append(reason)
 
     assessed = [v for v in checks.values() if v is not None]
     score = float(min(assessed)) if assessed else 0.0
     return Reliability(score=score, reasons=reasons, checks=checks, details=details)
+
+
+def _margin_check(
+    diff: NDArray[np.float64], best: str, runner: str
+) -> tuple[float, float | None, str | None]:
+    """Sub-score, t and reason for per-sample differences ``diff`` (runner-up worse by ``diff``)."""
+    n = len(diff)
+    if n < 2:
+        return (
+            _SINGLE_SAMPLE_SCORE,
+            None,
+            "Decided from one input's answers alone: no estimate of how noisy the scores "
+            "are (use a pool / n_neighbors > 1, or calibrate).",
+        )
+    sd = float(diff.std(ddof=1))
+    mean = float(diff.mean())
+    t = mean / (sd / math.sqrt(n)) if sd > 0 else (math.inf if mean > 0 else 0.0)
+    score = max(0.0, 2.0 * _phi(t) - 1.0) if math.isfinite(t) else 1.0
+    reason = None
+    if score < 0.95:
+        reason = (
+            f"Only {n} samples: {best!r} beats the runner-up {runner!r} by {t:.1f} standard "
+            "errors, not clearly more than noise."
+        )
+    return score, (t if math.isfinite(t) else None), reason
+
+
+def diagnose_scores(
+    scores: ArrayLike, *, candidate_names: Sequence[str] | None = None
+) -> Reliability:
+    """Reliability of a decision from per-sample *higher-is-better* scores (e.g. coverage).
+
+    Only the ``samples`` check applies (the others are about the triplet estimator).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rep = diagnose_scores(np.array([[1.0, 0.0, -1.0]] * 5) + np.arange(5)[:, None] * 0.01)
+    >>> rep.score, rep.details["best"]
+    (1.0, '0')
+    """
+    sc = np.asarray(scores, dtype=np.float64)
+    if sc.ndim == 1:
+        sc = sc[None, :]
+    if sc.ndim != 2 or sc.shape[0] < 1 or sc.shape[1] < 2 or not np.isfinite(sc).all():
+        raise ValueError(
+            "`scores` must be a finite array of shape (n_samples >= 1, n_candidates >= 2); "
+            f"got shape {sc.shape}."
+        )
+    m = sc.shape[1]
+    names = (
+        [str(c) for c in candidate_names]
+        if candidate_names is not None
+        else [str(i) for i in range(m)]
+    )
+    order = np.argsort(-sc.mean(axis=0), kind="stable")
+    best, runner = int(order[0]), int(order[1])
+    s_samp, t, reason = _margin_check(sc[:, best] - sc[:, runner], names[best], names[runner])
+    return Reliability(
+        score=float(s_samp),
+        reasons=[reason] if reason else [],
+        checks={"samples": s_samp},
+        details={
+            "n_samples": int(sc.shape[0]),
+            "best": names[best],
+            "runner_up": names[runner],
+            "margin_t": t,
+        },
+    )
 
 
 def diagnose_outputs(
