@@ -81,20 +81,28 @@ class Smoothie:
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> truth = rng.normal(size=(200, 1, 8))
-    >>> outputs = truth + rng.normal(size=(200, 3, 8)) * np.array([0.1, 1.0, 2.0])[:, None]
+    >>> truth = rng.normal(size=(200, 1, 32))
+    >>> outputs = truth + rng.normal(size=(200, 3, 32)) * np.array([0.1, 1.0, 2.0])[:, None]
     >>> sm = Smoothie().fit(outputs)
     >>> int(sm.global_weights_.argmax())
     0
     >>> sm.weights_.shape
     (200, 3)
-    >>> local = Smoothie(n_neighbors=5).fit(outputs, truth[:, 0])
+    >>> local = Smoothie(n_neighbors=10).fit(outputs, truth[:, 0])
     >>> local.predict(truth[:3, 0]).tolist()
     [0, 0, 0]
     """
 
     #: JSON metadata stored by :meth:`save` (set by :meth:`load`).
     metadata_: dict[str, Any]
+
+    _deltas: NDArray[np.float64]
+    _inputs: NDArray[np.float64] | None
+    _names: list[str]
+    _output_dim: int
+    _index: NeighborIndex | None
+    _weights: NDArray[np.float64] | None
+    _global: NDArray[np.float64] | None
 
     def __init__(
         self,
@@ -430,7 +438,9 @@ class Smoothie:
     def _check_params(self) -> int | None:
         k = check_n_neighbors(self.n_neighbors)
         ms = self.max_samples
-        if ms is not None and (isinstance(ms, bool) or not isinstance(ms, (int, np.integer)) or ms < 1):
+        if ms is not None and (
+            isinstance(ms, bool) or not isinstance(ms, (int, np.integer)) or ms < 1
+        ):
             raise ValueError(f"`max_samples` must be None or a positive int; got {ms!r}.")
         if np.dtype(self.dtype) not in (np.float64, np.float32):
             raise ValueError(f"`dtype` must be numpy.float64 or numpy.float32; got {self.dtype!r}.")
@@ -460,12 +470,12 @@ class Smoothie:
         self._inputs = None if inputs is None else np.array(inputs, dtype=self.dtype)
         self._names = list(names)
         self._output_dim = int(output_dim)
-        self._index: NeighborIndex | None = None
+        self._index = None
         self._invalidate()
 
     def _invalidate(self) -> None:
-        self._weights: NDArray[np.float64] | None = None
-        self._global: NDArray[np.float64] | None = None
+        self._weights = None
+        self._global = None
 
     def _trim(self) -> None:
         ms = self.max_samples
@@ -507,8 +517,7 @@ class Smoothie:
 def _with_self_first(idx: NDArray[np.intp]) -> NDArray[np.intp]:
     """Make sample ``i`` the first neighbour of row ``i`` (a sample is its own nearest
     neighbour even when another input is an exact duplicate)."""
-    n, k = idx.shape
-    rows = np.arange(n)
+    rows = np.arange(idx.shape[0])
     is_self = idx == rows[:, None]
     out = idx.copy()
     has_self = is_self.any(axis=1)
