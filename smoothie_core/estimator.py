@@ -19,7 +19,7 @@ from smoothie_core._validation import (
 )
 from smoothie_core.exceptions import NotFittedError, StateFileError
 from smoothie_core.neighbors import AutoNeighbors, NeighborIndex
-from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
+from smoothie_core.triplet import _sample_deltas, neighbor_mean, select_best, weights_from_deltas
 
 __all__ = ["Smoothie"]
 
@@ -149,7 +149,7 @@ class Smoothie:
                 f"use n_neighbors <= {n} or fit on more samples."
             )
         names = check_candidate_names(candidate_names, m)
-        self._set_state(sample_deltas(outputs), inputs, names, d)
+        self._set_state(_sample_deltas(outputs), inputs, names, d)
         self._trim()
         return self
 
@@ -171,7 +171,7 @@ class Smoothie:
             outputs = check_output_embeddings(output_embeddings)
             inputs = self._check_fit_inputs(input_embeddings, outputs.shape[0], k)
             names = check_candidate_names(candidate_names, outputs.shape[1])
-            self._set_state(sample_deltas(outputs), inputs, names, outputs.shape[2])
+            self._set_state(_sample_deltas(outputs), inputs, names, outputs.shape[2])
             self._trim()
             return self
         k = self._check_params()
@@ -203,7 +203,7 @@ class Smoothie:
             inputs = check_input_embeddings(
                 input_embeddings, n_samples=n, dim=self.input_embeddings_.shape[1]
             )
-        self._deltas = np.concatenate([self._deltas, sample_deltas(outputs)])
+        self._deltas = np.concatenate([self._deltas, _sample_deltas(outputs)])
         if inputs is not None:
             assert self._inputs is not None
             new_inputs = np.asarray(inputs, dtype=self._inputs.dtype)
@@ -256,7 +256,7 @@ class Smoothie:
                     f"`output_embeddings` must have shape ({q}, {self.n_candidates_}, "
                     f"{self.output_dim_}) to match the queries and the fitted data; got {outs.shape}."
                 )
-            new = sample_deltas(outs)
+            new = _sample_deltas(outs)
         if k is None:
             total = self._deltas.sum(axis=0)
             if new is None:

@@ -72,7 +72,11 @@ def sample_deltas(output_embeddings: ArrayLike) -> NDArray[np.float64]:
     >>> sample_deltas(lam).round(3)  # candidate 0 sits between the others
     array([[0., 1., 9.]])
     """
-    lam = check_output_embeddings(output_embeddings)
+    return _sample_deltas(check_output_embeddings(output_embeddings))
+
+
+def _sample_deltas(lam: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
+    """:func:`sample_deltas` on already validated ``(n, m, d)`` embeddings."""
     n, m, d = lam.shape
     out = np.empty((n, m), dtype=np.float64)
     step = max(1, _CHUNK_FLOATS // (m * d))
