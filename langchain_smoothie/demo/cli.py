@@ -197,7 +197,6 @@ def run(args: argparse.Namespace) -> int:
         f"smoothie demo: {len(questions)} questions, mode {args.mode}; embedder {embedder.id}",
         flush=True,
     )
-    embedder.embed(["warm up"])  # load it now, so its time counts as setup
     try:
         if args.models:
             models = parse_model_specs(args.models, max_tokens=args.max_tokens)
@@ -206,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
             models = build_local_models(max_tokens=args.max_tokens)
     except ImportError as exc:
         raise ValueError(str(exc)) from exc
+    embedder.embed(["warm up"])  # load it now, so its time counts as setup
     setup = time.perf_counter() - start
     print(f"models: {', '.join(models)} (setup {setup:.1f} s)\n", flush=True)
     report = run_demo(

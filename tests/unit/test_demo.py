@@ -112,6 +112,22 @@ def test_both_modes_route_with_one_call_each_reusing_select_answers() -> None:
     assert "reusing select mode's answers: no new model calls" in text
     assert "route mode: 2 questions answered with 2 model calls (select mode would make 6)" in text
     assert "select picked" in text
+    header = next(line for line in text.splitlines() if line.startswith("#  task"))
+    assert header.split() == [
+        "#",
+        "task",
+        "question",
+        "weights",
+        "(good-a",
+        "good-b",
+        "weak)",
+        "called",
+        "select",
+        "picked",
+        "answer",
+    ]
+    row = next(line for line in text.splitlines() if line.startswith("3  "))
+    assert row.split()[1] == "summary" and report.route_rows[0].called in row
 
 
 def test_route_only_calibrates_with_calls() -> None:
