@@ -18,7 +18,7 @@ from smoothie_core._validation import (
     check_output_embeddings,
 )
 from smoothie_core.exceptions import NotFittedError, StateFileError
-from smoothie_core.neighbors import AutoNeighbors, NeighborIndex
+from smoothie_core.neighbors import AUTO_THRESHOLD, AutoNeighbors, ExactNeighbors, NeighborIndex
 from smoothie_core.triplet import _sample_deltas, neighbor_mean, select_best, weights_from_deltas
 
 __all__ = ["Smoothie"]
@@ -48,9 +48,10 @@ class Smoothie:
     neighbor_index : callable or None, default=None
         Factory returning an empty :class:`~smoothie_core.neighbors.NeighborIndex`;
         ``None`` uses :class:`~smoothie_core.neighbors.AutoNeighbors`: exact numpy
-        search, switching to an approximate HNSW index above
-        :data:`~smoothie_core.neighbors.AUTO_THRESHOLD` samples when the optional
-        ``ann`` extra (faiss-cpu) is installed.
+        search, switching to an approximate HNSW index for route-mode queries
+        (:meth:`predict_weights`) above :data:`~smoothie_core.neighbors.AUTO_THRESHOLD`
+        samples when the optional ``ann`` extra (faiss-cpu) is installed. The
+        neighbours behind ``weights_`` (every fitted sample) are always exact.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Precision of the stored input embeddings and of the exact neighbour search.
         ``float32`` halves the memory of the state (the input embeddings dominate it);
@@ -307,7 +308,7 @@ class Smoothie:
                         f"{self.n_samples_}."
                     )
                 assert self._inputs is not None
-                idx = _with_self_first(self._search(self._inputs, k))
+                idx = _with_self_first(self._search_fitted(k))
                 self._weights = weights_from_deltas(neighbor_mean(self._deltas, idx))
         return self._weights
 
@@ -487,6 +488,19 @@ class Smoothie:
             self._inputs = self._inputs[drop:].copy()
         self._index = None  # rebuilt lazily on the kept rows
         self._invalidate()
+
+    def _search_fitted(self, k: int) -> NDArray[np.intp]:
+        """Neighbours of every fitted sample (test-time selection).
+
+        With the default index this search is always exact: an approximate index pays
+        off for a few route-mode queries against a large pool, not for ``n`` queries
+        against ``n`` rows (measured in benchmarks/bench_estimator.py).
+        """
+        assert self._inputs is not None
+        if self.neighbor_index is None and len(self._inputs) >= AUTO_THRESHOLD:
+            exact = ExactNeighbors(self._inputs, dtype=self.dtype)
+            return np.asarray(exact.search(self._inputs, k), dtype=np.intp)
+        return self._search(self._inputs, k)
 
     def _search(self, queries: NDArray[np.floating[Any]], k: int) -> NDArray[np.intp]:
         if self._index is None:

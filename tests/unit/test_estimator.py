@@ -194,3 +194,21 @@ def test_not_fitted_error() -> None:
 def test_repr_and_params() -> None:
     assert repr(Smoothie(n_neighbors=3, max_samples=9)) == "Smoothie(n_neighbors=3, max_samples=9)"
     assert Smoothie().n_neighbors is None
+
+
+def test_fitted_weights_use_exact_search_even_above_the_auto_threshold(monkeypatch) -> None:
+    import smoothie_core.estimator as est_mod
+
+    monkeypatch.setattr(est_mod, "AUTO_THRESHOLD", 10)
+    lam, x = positive_data(14, n=30)
+
+    class Refuse:
+        def add(self, vectors):
+            pass
+
+        def search(self, queries, k):
+            raise AssertionError("the route-mode index must not serve weights_")
+
+    sm = Smoothie(n_neighbors=4).fit(lam, x)
+    sm._index = Refuse()  # what AutoNeighbors would have become above the threshold
+    np.testing.assert_allclose(sm.weights_, oracle_local_fitted(lam, x, 4), rtol=1e-9)
