@@ -12,6 +12,8 @@ Two ensemble sets: the ten fixed DEV ensembles and the README's ten random ensem
 * a symmetric control on the same chunks (sum_j cov(i->j) + cov(j->i)): is it the asymmetry?
 * Smoothie Global / Local k=1 / k=20 (the paper's estimator, full-answer MiniLM embeddings);
 * length references: longest answer (words);
+* stability: how often the coverage Global pick from 40 random instructions (300 draws)
+  equals the pick from all of them;
 * length controls: (a) only instructions where all answers have >= BUDGET words (each then
   contributes exactly BUDGET words in BUDGET/WINDOW chunks); (b) how often the
   per-instruction pick is the longest answer (chance 1/m); (c) mean within-instruction
@@ -111,6 +113,18 @@ def one_ensemble(data: Data, ens: list[str], k: int) -> dict[str, Any]:
         "smoothie": -sample_deltas(lam),
         "longest": words.astype(float),
     }
+    # stability: how often a Global pick from 40 random instructions equals the full one
+    rng = np.random.default_rng(0)
+    full_pick = int(np.argmax(asym.mean(axis=0)))
+    res["coverage_global_stable_at_40"] = float(
+        np.mean(
+            [
+                int(np.argmax(asym[rng.choice(len(asym), 40, replace=False)].mean(axis=0)))
+                == full_pick
+                for _ in range(300)
+            ]
+        )
+    )
     for name, score in scores.items():
         gpick = int(np.argmax(score.mean(axis=0)))
         res[f"{name}_global_pick"] = ens[gpick]
