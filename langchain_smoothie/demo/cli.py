@@ -152,12 +152,8 @@ def parse_model_specs(
                 "specs (langchain.chat_models.init_chat_model): pip install langchain, plus "
                 "the provider's package (e.g. langchain-openai, langchain-ollama)."
             ) from exc
-    loaded = build_local_models(local, max_tokens=max_tokens) if local else {}
-    models: dict[str, BaseChatModel] = {}
-    for spec in names:
-        if spec.startswith("local:"):
-            models[spec] = loaded[spec.split(":", 1)[1]]
-            continue
+    remote: dict[str, BaseChatModel] = {}
+    for spec in others:  # before loading any local model, so a bad spec fails fast
         kwargs = {"max_tokens": max_tokens} if max_tokens is not None else {}
         try:
             model = init_chat_model(spec, **kwargs)
@@ -170,8 +166,12 @@ def parse_model_specs(
             raise ValueError(
                 f"--models: {spec!r} gave a {type(model).__name__}, not a LangChain chat model."
             )
-        models[spec] = model
-    return models
+        remote[spec] = model
+    loaded = build_local_models(local, max_tokens=max_tokens) if local else {}
+    return {
+        spec: loaded[spec.split(":", 1)[1]] if spec.startswith("local:") else remote[spec]
+        for spec in names
+    }
 
 
 def run(args: argparse.Namespace) -> int:

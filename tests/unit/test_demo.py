@@ -256,3 +256,16 @@ def test_cli_runs_user_models_end_to_end(capsys, monkeypatch, tmp_path: Path) ->
     assert "models: fake:good-a, fake:good-b, fake:weak" in out
     assert "== select mode" in out and "== route mode" in out
     assert "total time:" in out and "14 model calls" in out
+
+
+def test_models_bad_spec_fails_before_loading_local_models(monkeypatch) -> None:
+    from langchain_smoothie.demo import cli
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("local models loaded before the other specs were checked")
+
+    monkeypatch.setattr(cli, "build_local_models", no_loading)
+    with pytest.raises(
+        ValueError, match=r"could not create a chat model from 'no-such-provider-xyz:m'"
+    ):
+        parse_model_specs(["no-such-provider-xyz:m", "local:qwen-0.5b", "local:smollm2-135m"])
