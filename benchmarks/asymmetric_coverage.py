@@ -57,6 +57,9 @@ class Data:
         self.budget, self.window = budget, window
         self.cache: dict[str, tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]] = {}
         self.ins = np.load(DATA / "emb" / "instructions.f16.npy").astype(np.float32)[self.sel]
+        with open(DATA / "instructions.jsonl") as fh:
+            sources = [json.loads(line)["dataset"] for line in fh]
+        self.sources = np.array([sources[i] for i in self.sel])
 
     def model(self, name: str) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
         if name not in self.cache:
@@ -97,6 +100,7 @@ def one_ensemble(data: Data, ens: list[str], k: int) -> dict[str, Any]:
         sym[s] = cov.sum(axis=1) + cov.sum(axis=0)
     ok = np.isfinite(lab).all(axis=1) & np.isfinite(lam).all(axis=(1, 2))
     lab, lam, words, asym, sym, ins = lab[ok], lam[ok], words[ok], asym[ok], sym[ok], data.ins[ok]
+    srcs = data.sources[ok]
     rows = np.arange(len(lab))
     wr_models = 100 * lab.mean(axis=0)
     res: dict[str, Any] = {"ensemble": ens, "n": len(lab)}
@@ -125,6 +129,11 @@ def one_ensemble(data: Data, ens: list[str], k: int) -> dict[str, Any]:
             ]
         )
     )
+    by_source = {
+        str(k): ens[int(np.argmax(asym[srcs == k].mean(axis=0)))] for k in sorted(set(srcs))
+    }
+    res["coverage_global_pick_by_source"] = by_source
+    res["coverage_global_source_disagrees"] = any(v != ens[full_pick] for v in by_source.values())
     for name, score in scores.items():
         gpick = int(np.argmax(score.mean(axis=0)))
         res[f"{name}_global_pick"] = ens[gpick]
