@@ -58,6 +58,10 @@ def format_results(result: dict[str, Any]) -> str:
         f"best model picked by Smoothie-Global: {s['best_picked']}/{s['n_ensembles']}; mean "
         f"Spearman(global weights, win rate): {'n/a' if rho is None else f'{rho:.2f}'}",
     ]
+    abst = s.get("abstention_rate") or {}
+    if abst:  # methods that may abstain (fallback: the ensemble's first model)
+        rates = ", ".join(f"{k.removeprefix('smoothie_')} {100 * v:.0f}%" for k, v in abst.items())
+        lines.append(f"mean abstention rate (fallback: first model): {rates}")
     return "\n".join(lines)
 
 

@@ -76,3 +76,30 @@ def test_harness_reports_abstention_rate() -> None:
     rec = evaluate_ensemble(ens, Source(), ["smoothie_global", "smoothie_global_abstain"])
     assert rec["abstention_rate"] == {"smoothie_global_abstain": 1.0}
     assert rec["win_rate"]["smoothie_global_abstain"] == float(100 * wins[:, 0].mean())
+
+
+def test_report_shows_abstention_rate() -> None:
+    from smoothie_core.evaluation.report import format_results
+
+    res = {
+        "ensembles": [
+            {
+                "models": ["a", "b", "c"],
+                "n_instructions": 2,
+                "n_dropped": 0,
+                "win_rate": {"random": 10.0, "smoothie_global_abstain": 12.5},
+                "best_single_model": "a",
+                "smoothie_global_model": "a",
+                "spearman_global": 0.5,
+                "best_picked": True,
+            }
+        ],
+        "mean": {"random": 10.0, "smoothie_global_abstain": 12.5},
+        "summary": {
+            "n_ensembles": 1,
+            "best_picked": 1,
+            "spearman_global_mean": 0.5,
+            "abstention_rate": {"smoothie_global_abstain": 0.6},
+        },
+    }
+    assert "mean abstention rate (fallback: first model): global_abstain 60%" in format_results(res)
