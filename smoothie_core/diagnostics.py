@@ -7,6 +7,12 @@ crowd" (on the AlpacaEval DEV pools the paper's estimator scores *below* random;
 the README section "When Smoothie works, and when it does not"). This module scores
 how much a fit or a decision rests on that assumption, with plain-language reasons.
 
+What it cannot do: tell *which* case a pool is in. A low score means "the pick depends on
+an assumption these data do not support", not "the pick is wrong": on the 20 AlpacaEval
+pools of ``benchmarks/mixed_pools.py`` the score does not separate pools where Smoothie
+beat random from pools where it did not (Spearman -0.17). Pair it with a declared
+default (``Router(default=..., abstain_below=0.5)``) or a few labels.
+
 Four checks, each a sub-score in [0, 1] (1 = no concern); the reliability score is the
 smallest of them:
 
