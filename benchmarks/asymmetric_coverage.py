@@ -204,6 +204,26 @@ def main() -> None:
             )
         out[set_name] = {"summary": summarise(rows, args.k), "ensembles": rows}
         print(json.dumps(out[set_name]["summary"], indent=1))
+    # label-free cross-check: does Smoothie-Global's pick agree with coverage-Global's?
+    rows = out["dev"]["ensembles"] + out["random_seed0"]["ensembles"]
+    groups: dict[str, Any] = {}
+    for label, same in (("agree", True), ("disagree", False)):
+        sel = [r for r in rows if (r["smoothie_global_pick"] == r["coverage_global_pick"]) == same]
+        groups[label] = {
+            "n_ensembles": len(sel),
+            "smoothie_global_gain_over_random": float(
+                np.mean([r["smoothie_global_wr"] - r["random"] for r in sel])
+            )
+            if sel
+            else None,
+            "coverage_global_gain_over_random": float(
+                np.mean([r["coverage_global_wr"] - r["random"] for r in sel])
+            )
+            if sel
+            else None,
+        }
+    out["smoothie_vs_coverage_agreement"] = groups
+    print(json.dumps(groups, indent=1))
     path = RESULTS / f"asymmetric_coverage_b{args.budget}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
