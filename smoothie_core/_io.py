@@ -32,7 +32,9 @@ def save_arrays(
             f"Cannot save to {str(path)!r}: it is a directory; give a file path."
         )
     header = {**header, "library_version": __version__}
-    payload: dict[str, Any] = {_HEADER_KEY: np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
+    payload: dict[str, Any] = {
+        _HEADER_KEY: np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    }
     for key, value in arrays.items():
         arr = np.asarray(value)
         if arr.dtype == object:
