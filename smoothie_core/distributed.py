@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,7 +49,9 @@ from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, wei
 if TYPE_CHECKING:  # pragma: no cover
     import ray.data
 
-__all__ = ["select_ray", "RAY_INSTALL_HINT"]
+    from smoothie_core.router import Decision
+
+__all__ = ["RAY_INSTALL_HINT", "decisions_ray", "select_ray"]
 
 RAY_INSTALL_HINT = "pip install 'smoothie-router[ray]'"
 
@@ -453,3 +455,63 @@ def select_ray(
         .sort(id_column)
         .materialize()
     )
+
+
+def decisions_ray(
+    inputs: Sequence[str],
+    answers: Mapping[str, Sequence[str | None]],
+    *,
+    n_neighbors: int | None = 1,
+    embedder: EmbedderSpec = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    batch_size: int = 256,
+    concurrency: int | None = None,
+) -> list[Decision]:
+    """:func:`select_ray` over in-memory columns, one :class:`~smoothie_core.Decision` per input.
+
+    The engine behind ``smoothie select --engine ray``. Connects to the Ray cluster
+    named by ``RAY_ADDRESS`` (or starts a local one) unless Ray is already initialised.
+    ``answers`` maps each candidate name to its answers (None = failed), aligned with
+    ``inputs``.
+    """
+    ray = _import_ray()
+    from smoothie_core.router import Decision
+
+    names = list(answers)
+    reserved = {"index", "input", *_OUT_COLUMNS}
+    if reserved & set(names):
+        raise ValueError(
+            f"candidate names {sorted(reserved & set(names))} clash with select_ray's columns; "
+            "rename those candidates (e.g. with --names)."
+        )
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"))
+    rows = [
+        {"index": i, "input": text, **{n: answers[n][i] for n in names}}
+        for i, text in enumerate(inputs)
+    ]
+    out = select_ray(
+        ray.data.from_items(rows),
+        names,
+        n_neighbors=n_neighbors,
+        embedder=embedder,
+        cache_dir=cache_dir,
+        batch_size=batch_size,
+        concurrency=concurrency,
+    )
+    decisions = []
+    for row in out.iter_rows():
+        w = np.asarray(row["weights"], dtype=np.float64)
+        failed = [n for n, x in zip(names, w, strict=True) if np.isnan(x)]
+        decisions.append(
+            Decision(
+                selected=str(row["selected"]),
+                weights={n: float(x) for n, x in zip(names, w, strict=True) if not np.isnan(x)},
+                mode="select",
+                failed=failed,
+                n_neighbors=int(row["n_neighbors"]),
+                fallback=row["fallback"],
+                errors=dict.fromkeys(failed, "no answer"),
+            )
+        )
+    return decisions

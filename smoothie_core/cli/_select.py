@@ -110,6 +110,13 @@ def register(sub: Any) -> None:
     p.add_argument("--cache-dir", type=Path, help="embedding cache (default: the user cache dir)")
     p.add_argument("--no-cache", action="store_true", help="do not cache embeddings on disk")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="'ray': embed and score on Ray Data (pip install 'smoothie-router[ray]'; uses "
+        "RAY_ADDRESS if set, else a local Ray); same results as 'local' (default)",
+    )
     p.set_defaults(func=run)
 
 
@@ -164,6 +171,15 @@ def run(args: argparse.Namespace) -> int:
         answers[name] = texts
     if not inputs:
         raise ValueError(f"{args.inputs} holds no input.")
+    if getattr(args, "engine", "local") == "ray":
+        from smoothie_core.distributed import decisions_ray
+        from smoothie_core.embedders import default_cache_dir
+
+        cache = None if args.no_cache else str(args.cache_dir or default_cache_dir())
+        on_ray = decisions_ray(
+            inputs, answers, n_neighbors=args.k, embedder=args.embedder, cache_dir=cache
+        )
+        return _write(args, inputs, names, answers, on_ray, start)
     base: Embedder = load_embedder(args.embedder)
     if not args.no_cache:
         base = CachedEmbedder(base, args.cache_dir)
@@ -187,6 +203,18 @@ def run(args: argparse.Namespace) -> int:
                 mode="select",
                 n_neighbors=k,
             )
+    return _write(args, inputs, names, answers, decisions, start)
+
+
+def _write(
+    args: argparse.Namespace,
+    inputs: list[str],
+    names: list[str],
+    answers: dict[str, list[str | None]],
+    decisions: Sequence[Any],
+    start: float,
+) -> int:
+    rows = [{n: answers[n][i] for n in names} for i in range(len(inputs))]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + ".tmp")
     counts = dict.fromkeys(names, 0)

@@ -77,7 +77,9 @@ def _rows(n: int = 48, seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
-def _cli(rows: list[dict[str, Any]], tmp_path: Path, k: int) -> list[dict[str, Any]]:
+def _cli(
+    rows: list[dict[str, Any]], tmp_path: Path, k: int, engine: str = "local"
+) -> list[dict[str, Any]]:
     (tmp_path / "inputs.jsonl").write_text(
         "".join(json.dumps({"input": r["input"]}) + "\n" for r in rows)
     )
@@ -85,7 +87,7 @@ def _cli(rows: list[dict[str, Any]], tmp_path: Path, k: int) -> list[dict[str, A
         (tmp_path / f"{name}.jsonl").write_text(
             "".join(json.dumps({"output": r[name]}) + "\n" for r in rows)
         )
-    out = tmp_path / f"out_k{k}.jsonl"
+    out = tmp_path / f"out_k{k}_{engine}.jsonl"
     args = argparse.Namespace(
         inputs=tmp_path / "inputs.jsonl",
         candidates=[tmp_path / f"{n}.jsonl" for n in NAMES],
@@ -98,6 +100,7 @@ def _cli(rows: list[dict[str, Any]], tmp_path: Path, k: int) -> list[dict[str, A
         cache_dir=None,
         no_cache=True,
         quiet=True,
+        engine=engine,
     )
     assert _select.run(args) == 0
     return [json.loads(line) for line in out.read_text().splitlines()]
@@ -130,37 +133,30 @@ def test_select_ray_local_matches_single_machine_cli(ray_local: Any, tmp_path: P
     _assert_same(got, want)
 
 
-def test_select_ray_files_per_sample_matches_single_machine_cli(
-    ray_local: Any, tmp_path: Path
-) -> None:
+def test_cli_engine_ray_writes_the_same_file(ray_local: Any, tmp_path: Path) -> None:
     rows = _rows(n=30, seed=2)
     want = _cli(rows, tmp_path, k=1)
     assert any(w["fallback"] for w in want)  # the no-information fallback is exercised
-    path = tmp_path / "rows.jsonl"
+    assert any(w["failed"] for w in want)  # and a failed candidate
+    got = _cli(rows, tmp_path, k=1, engine="ray")
+    assert got == want
+
+
+def test_select_ray_global_is_a_reduce(ray_local: Any, tmp_path: Path) -> None:
+    rows = _rows(seed=1)
+    path = tmp_path / "rows.jsonl"  # read from a file: rows numbered by line
     path.write_text(
         "".join(json.dumps({k: v for k, v in r.items() if k != "index"}) + "\n" for r in rows)
     )
-    got = select_ray(str(path), NAMES, n_neighbors=1, embedder="hashing:256", batch_size=8)
-    got_rows = got.take_all()
-    assert [g["index"] for g in got_rows] == list(range(30))  # numbered by line
-    _assert_same(got_rows, want)
-
-
-def test_select_ray_global_is_a_reduce(ray_local: Any) -> None:
-    rows = _rows(seed=1)
     emb = HashingEmbedder(dim=256)
     complete = [r for r in rows if all(r[n] is not None for n in NAMES)]
     outs = np.stack([emb.embed([r[n] for n in NAMES]) for r in complete])
     ref = Smoothie().fit(outs).global_weights_
     got = select_ray(
-        ray_local.data.from_items(rows, override_num_blocks=5),
-        NAMES,
-        n_neighbors=None,
-        embedder="hashing:256",
-        batch_size=7,
+        str(path), NAMES, n_neighbors=None, embedder="hashing:256", batch_size=7
     ).take_all()
-    by_input = {id(r): r for r in rows}
-    assert len(by_input) == len(got)
+    assert [g["index"] for g in got] == list(range(len(rows)))
+    assert [g["input"] for g in got] == [r["input"] for r in rows]
     for g, r in zip(got, rows, strict=True):
         if all(r[n] is not None for n in NAMES):
             np.testing.assert_allclose(g["weights"], ref, rtol=1e-12, atol=0)
