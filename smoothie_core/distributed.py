@@ -27,9 +27,9 @@ they go to the earlier line on one machine, and it orders the results. Per-sampl
 Local weights are bitwise those of the single-machine path (the neighbour search gives
 the same neighbours whichever queries share a batch); Global weights equal them up to
 the order of a floating-point sum (partial sums per block), which leaves the selections
-unchanged except for exact ties. Above
-:data:`~smoothie_core.neighbors.AUTO_THRESHOLD` complete rows both paths use the
-approximate index (when faiss is installed), whose graph may differ between builds.
+unchanged except for exact ties. Like ``Smoothie.weights_``, the Local search is exact
+unless ``neighbor_index`` says otherwise (an approximate index pays off for a few
+queries against a large pool, not for n queries against n rows).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from smoothie_core.embedders import CachedEmbedder, Embedder, load_embedder
-from smoothie_core.neighbors import AutoNeighbors, NeighborIndex
+from smoothie_core.neighbors import ExactNeighbors, NeighborIndex
 from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,7 +197,8 @@ class _DecideUDF:
             self.pool_ids = payload["ids"]
             self.pool_inputs = payload["inputs"]
             self.pool_deltas = payload["deltas"]
-            index = neighbor_index() if neighbor_index is not None else AutoNeighbors()
+            # exact by default, as Smoothie.weights_ (test-time selection) searches
+            index = neighbor_index() if neighbor_index is not None else ExactNeighbors()
             # the same conversion as Smoothie's state: float32 embeddings -> float64 rows
             index.add(np.asarray(self.pool_inputs, dtype=np.float64))
             self.index = index
@@ -332,8 +333,8 @@ def select_ray(
         inputs go to the lower id, as to the earlier line on one machine) and the
         results. File inputs are numbered in order automatically.
     neighbor_index : callable, optional
-        Index factory for Smoothie-Local (default: :class:`~smoothie_core.neighbors.AutoNeighbors`,
-        as :class:`~smoothie_core.Smoothie`).
+        Index factory for Smoothie-Local (default: exact
+        :class:`~smoothie_core.neighbors.ExactNeighbors`, as ``Smoothie.weights_``).
 
     Returns
     -------
