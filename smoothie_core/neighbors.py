@@ -86,10 +86,19 @@ class ExactNeighbors:
 
     def __init__(self, vectors: ArrayLike | None = None, *, dtype: Any = np.float64) -> None:
         self.dtype = _check_dtype(dtype)
-        self._data: NDArray[np.floating[Any]] = np.empty((0, 0), dtype=self.dtype)
-        self._sq_norms: NDArray[np.floating[Any]] = np.empty(0, dtype=self.dtype)
+        # rows augmented with their squared norm, [x, |x|^2]: one matrix product with
+        # [-2 q, 1] gives |x|^2 - 2 q.x with no extra pass over the distance block
+        self._aug: NDArray[np.floating[Any]] = np.empty((0, 1), dtype=self.dtype)
         if vectors is not None:
             self.add(np.asarray(vectors))
+
+    @property
+    def _data(self) -> NDArray[np.floating[Any]]:
+        return self._aug[:, :-1]
+
+    @property
+    def _sq_norms(self) -> NDArray[np.floating[Any]]:
+        return self._aug[:, -1]
 
     def __len__(self) -> int:
         return int(self._data.shape[0])
@@ -110,13 +119,14 @@ class ExactNeighbors:
             raise ValueError(
                 f"`vectors` must have dim {self._data.shape[1]} like the indexed rows; got {x.shape[1]}."
             )
-        self._data = x.copy() if not len(self) else np.concatenate([self._data, x])
-        self._sq_norms = np.einsum("nd,nd->n", self._data, self._data)
+        aug = np.empty((x.shape[0], x.shape[1] + 1), dtype=self.dtype)
+        aug[:, :-1] = x
+        aug[:, -1] = np.einsum("nd,nd->n", x, x)
+        self._aug = aug if not len(self) else np.concatenate([self._aug, aug])
 
     def drop_first(self, count: int) -> None:
         """Remove the ``count`` oldest rows (used to bound an online pool)."""
-        self._data = self._data[count:].copy()
-        self._sq_norms = self._sq_norms[count:].copy()
+        self._aug = self._aug[count:].copy()
 
     def search(self, queries: NDArray[np.floating[Any]], k: int) -> NDArray[np.intp]:
         """Indices ``(n_queries, k)`` of the ``k`` nearest rows, nearest first."""
@@ -136,21 +146,32 @@ class ExactNeighbors:
         # depend on the other queries searched with it (batching, map_batches).
         x_max = float(np.sqrt(self._sq_norms.max()))
         eps = float(np.finfo(self.dtype).eps)
+        dim = self._aug.shape[1] - 1
         for start in range(0, q.shape[0], step):
             block = q[start : start + step]
-            # squared distance up to the per-query constant |q|^2 (irrelevant for ranking)
-            dist = self._sq_norms[None, :] - 2.0 * (block @ self._data.T)
+            # squared distance up to the per-query constant |q|^2 (irrelevant for ranking),
+            # as one product: [-2 q, 1] . [x, |x|^2]
+            q_aug = np.empty((block.shape[0], dim + 1), dtype=self.dtype)
+            np.multiply(block, -2.0, out=q_aug[:, :dim])
+            q_aug[:, dim] = 1.0
+            dist = q_aug @ self._aug.T
+            q_norm = np.sqrt(np.einsum("qd,qd->q", block, block))
+            tol = 4.0 * (dim + 2) * eps * (x_max * x_max + 2.0 * q_norm * x_max)
             if k < n:
-                part = np.argpartition(dist, k - 1, axis=1)[:, :k]
+                # kth=k also places the (k+1)-th smallest at column k: a near-tie at the
+                # k-th place exists iff it is within `tol` of the k-th smallest
+                full = np.argpartition(dist, k, axis=1)
+                part = full[:, :k]
+                part_dist = np.take_along_axis(dist, part, axis=1)
+                kth = part_dist.max(axis=1)
+                following = np.take_along_axis(dist, full[:, k : k + 1], axis=1)[:, 0]
+                near = np.flatnonzero(following <= kth + tol)
             else:
                 part = np.broadcast_to(np.arange(n), (block.shape[0], n)).copy()
-            part_dist = np.take_along_axis(dist, part, axis=1)
-            q_norm = np.sqrt(np.einsum("qd,qd->q", block, block))
-            tol = 4.0 * (self._data.shape[1] + 2) * eps * (x_max * x_max + 2.0 * q_norm * x_max)
-            counts = (dist <= (part_dist.max(axis=1) + tol)[:, None]).sum(axis=1)
+                near = np.empty(0, dtype=np.intp)
             out[start : start + step] = self._rerank(block, part, k)
-            for r in np.flatnonzero(counts > k):  # near-ties at the k-th place
-                cand = np.flatnonzero(dist[r] <= part_dist[r].max() + tol[r])
+            for r in near:  # near-ties at the k-th place: re-rank every row within tol
+                cand = np.flatnonzero(dist[r] <= kth[r] + tol[r])
                 out[start + r] = self._rerank(block[r : r + 1], cand[None, :], k)[0]
         return out
 
