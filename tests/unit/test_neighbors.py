@@ -144,3 +144,31 @@ def test_smoothie_decisions_exact_vs_approximate() -> None:
     approx = Smoothie(n_neighbors=20, neighbor_index=nb.ApproximateNeighbors).fit(outputs, inputs)
     agree = np.mean(exact.predict(queries) == approx.predict(queries))
     assert agree >= 0.99
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exact_neighbours_do_not_depend_on_the_other_queries(dtype: type) -> None:
+    # sparse sign vectors (as from a hashing embedder) give many exactly equal distances,
+    # where the BLAS rounding of |x|^2 - 2 q.x depends on how many queries share a product
+    rng = np.random.default_rng(5)
+    data = rng.choice([-1.0, 0.0, 0.0, 1.0], size=(400, 64))
+    data /= np.maximum(np.linalg.norm(data, axis=1, keepdims=True), 1e-12)
+    index = ExactNeighbors(data, dtype=dtype)
+    together = index.search(data, 9)
+    alone = np.concatenate([index.search(data[i : i + 1], 9) for i in range(0, 400, 7)])
+    np.testing.assert_array_equal(alone, together[::7])
+    for size in (3, 50):
+        start = int(rng.integers(0, 400 - size))
+        np.testing.assert_array_equal(
+            index.search(data[start : start + size], 9), together[start : start + size]
+        )
+    # equal distances (|x - q|^2 in the index's dtype) are ordered by row index
+    x = data.astype(dtype)
+    ties = 0
+    for i, found in enumerate(together):
+        dist = np.square(x[found] - x[i]).sum(axis=-1)
+        assert (np.diff(dist) >= 0).all()
+        same = np.flatnonzero(np.diff(dist) == 0)
+        ties += same.size
+        assert all(found[j] < found[j + 1] for j in same)
+    assert ties > 0  # the data really has ties
