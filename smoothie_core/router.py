@@ -638,9 +638,7 @@ class Router:
         weights = {c: 1.0 / len(present) for c in present}
         if len(present) == 1:
             chosen, why = present[0], "only one candidate answered"
-        elif (self.estimator is not None and self.estimator.input_embeddings_ is not None) or (
-            self.estimator is not None and self.n_neighbors is None
-        ):
+        elif self.estimator is not None:  # a pool (Local states always hold inputs)
             route = self.route(text)
             sub = {c: route.weights[c] for c in present}
             total = sum(sub.values())
