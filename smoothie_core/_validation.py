@@ -54,8 +54,14 @@ def check_finite(arr: NDArray[np.floating[Any]], name: str) -> None:
         )
 
 
-def check_output_embeddings(x: Any, name: str = "output_embeddings") -> NDArray[np.floating[Any]]:
-    """Validate ``(n_samples, n_candidates, dim)`` output embeddings."""
+def check_output_embeddings(
+    x: Any, name: str = "output_embeddings", *, finite: bool = True
+) -> NDArray[np.floating[Any]]:
+    """Validate ``(n_samples, n_candidates, dim)`` output embeddings.
+
+    ``finite=False`` skips the NaN/inf check (for callers that detect non-finite values
+    from their result and then call :func:`check_finite` for the message).
+    """
     arr = as_float_array(x, name)
     if arr.ndim != 3:
         raise ValueError(
@@ -72,7 +78,8 @@ def check_output_embeddings(x: Any, name: str = "output_embeddings") -> NDArray[
         )
     if d == 0:
         raise ValueError(f"`{name}` must have dim >= 1; got shape {arr.shape}.")
-    check_finite(arr, name)
+    if finite:
+        check_finite(arr, name)
     return arr
 
 

@@ -19,7 +19,7 @@ from smoothie_core._validation import (
 )
 from smoothie_core.exceptions import NotFittedError, StateFileError
 from smoothie_core.neighbors import AUTO_THRESHOLD, AutoNeighbors, ExactNeighbors, NeighborIndex
-from smoothie_core.triplet import _sample_deltas, neighbor_mean, select_best, weights_from_deltas
+from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
 
 __all__ = ["Smoothie"]
 
@@ -141,7 +141,7 @@ class Smoothie:
         self
         """
         k = self._check_params()
-        outputs = check_output_embeddings(output_embeddings)
+        outputs = check_output_embeddings(output_embeddings, finite=False)
         n, m, d = outputs.shape
         inputs = self._check_fit_inputs(input_embeddings, n, k)
         if k is not None and k > n:
@@ -150,7 +150,7 @@ class Smoothie:
                 f"use n_neighbors <= {n} or fit on more samples."
             )
         names = check_candidate_names(candidate_names, m)
-        self._set_state(_sample_deltas(outputs), inputs, names, d)
+        self._set_state(sample_deltas(outputs), inputs, names, d)
         self._trim()
         return self
 
@@ -169,14 +169,14 @@ class Smoothie:
         """
         if not self._is_fitted():
             k = self._check_params()
-            outputs = check_output_embeddings(output_embeddings)
+            outputs = check_output_embeddings(output_embeddings, finite=False)
             inputs = self._check_fit_inputs(input_embeddings, outputs.shape[0], k)
             names = check_candidate_names(candidate_names, outputs.shape[1])
-            self._set_state(_sample_deltas(outputs), inputs, names, outputs.shape[2])
+            self._set_state(sample_deltas(outputs), inputs, names, outputs.shape[2])
             self._trim()
             return self
         k = self._check_params()
-        outputs = check_output_embeddings(output_embeddings)
+        outputs = check_output_embeddings(output_embeddings, finite=False)
         n, m, d = outputs.shape
         if m != self.n_candidates_ or d != self.output_dim_:
             raise ValueError(
@@ -204,7 +204,7 @@ class Smoothie:
             inputs = check_input_embeddings(
                 input_embeddings, n_samples=n, dim=self.input_embeddings_.shape[1]
             )
-        self._deltas = np.concatenate([self._deltas, _sample_deltas(outputs)])
+        self._deltas = np.concatenate([self._deltas, sample_deltas(outputs)])
         if inputs is not None:
             assert self._inputs is not None
             new_inputs = np.asarray(inputs, dtype=self._inputs.dtype)
@@ -251,13 +251,13 @@ class Smoothie:
         q = queries.shape[0]
         new = None
         if output_embeddings is not None:
-            outs = check_output_embeddings(output_embeddings)
+            outs = check_output_embeddings(output_embeddings, finite=False)
             if outs.shape[0] != q or outs.shape[1:] != (self.n_candidates_, self.output_dim_):
                 raise ValueError(
                     f"`output_embeddings` must have shape ({q}, {self.n_candidates_}, "
                     f"{self.output_dim_}) to match the queries and the fitted data; got {outs.shape}."
                 )
-            new = _sample_deltas(outs)
+            new = sample_deltas(outs)
         if k is None:
             total = self._deltas.sum(axis=0)
             if new is None:
