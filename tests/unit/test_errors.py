@@ -33,6 +33,11 @@ X = rng.normal(size=(10, 3))
             r"must be finite; got 40 NaN/inf value\(s\), the first at index \(0, 0, 2\)",
         ),
         (lambda: Smoothie().fit(np.full((2, 3, 2), np.inf)), ValueError, r"must be finite"),
+        (
+            lambda: Smoothie().fit(np.arange(18.0).reshape(2, 3, 3) * 1e160),
+            ValueError,
+            r"too large: their squared distances overflow float64",
+        ),
         (lambda: Smoothie().fit("abc"), TypeError, r"must be an array of numbers; got str"),
         (
             lambda: Smoothie().fit(np.array([["a"] * 3] * 2)),
