@@ -73,7 +73,8 @@ def sample_deltas(output_embeddings: ArrayLike) -> NDArray[np.float64]:
     array([[0., 1., 9.]])
     """
     lam = check_output_embeddings(output_embeddings, finite=False)
-    deltas = _sample_deltas(lam)
+    with np.errstate(over="ignore", invalid="ignore"):
+        deltas = _sample_deltas(lam)
     if not np.isfinite(deltas).all():  # NaN/inf in, or overflow: one pass less when clean
         check_finite(lam, "output_embeddings")
         raise ValueError(
@@ -102,7 +103,9 @@ def _sample_deltas(lam: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
         # sum_i |lam_i|^2 = sum_i |mu_i|^2 + m |mean|^2 (saves a pass over the chunk)
         centre = mean[:, 0, :]
         norms = total[:, 0] + m * np.einsum("sd,sd->s", centre, centre)
-        identical = total[:, 0] <= _IDENTICAL_RTOL * np.maximum(norms, np.finfo(float).tiny)
+        identical = (total[:, 0] <= _IDENTICAL_RTOL * np.maximum(norms, np.finfo(float).tiny)) & (
+            np.isfinite(total[:, 0])  # overflow is not "identical": the caller reports it
+        )
         delta[identical] = 0.0
         out[start : start + step] = delta
     return out
