@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from typing import Any
 
 from smoothie_core.cli._table import format_table
 
-#: (question, {candidate: answer}); "weak" is off-topic or wrong in most rows.
+#: (question, {candidate: answer}); the last answer of each row is off-topic, the fourth wrong.
 EXAMPLES: list[tuple[str, dict[str, str]]] = [
     (
         "What is the capital of France?",
@@ -22,7 +23,7 @@ EXAMPLES: list[tuple[str, dict[str, str]]] = [
             "model-b": "Paris is the capital city of France.",
             "model-c": "France's capital is Paris, on the Seine.",
             "model-d": "The capital of France is Lyon.",
-            "weak": "I like turtles and sunny afternoons.",
+            "model-e": "I like turtles and sunny afternoons.",
         },
     ),
     (
@@ -32,7 +33,7 @@ EXAMPLES: list[tuple[str, dict[str, str]]] = [
             "model-b": "12 x 12 = 144.",
             "model-c": "The product of 12 and 12 is 144.",
             "model-d": "12 times 12 equals 124.",
-            "weak": "Twelve is a dozen, like eggs in a carton.",
+            "model-e": "Twelve is a dozen, like eggs in a carton.",
         },
     ),
     (
@@ -42,7 +43,7 @@ EXAMPLES: list[tuple[str, dict[str, str]]] = [
             "model-b": "Because the room was taken, the meeting is now on Wednesday, not Monday.",
             "model-c": "Room booked Monday, so the meeting moved to Wednesday.",
             "model-d": "The meeting was cancelled.",
-            "weak": "Meetings are a great way to build team spirit.",
+            "model-e": "Meetings are a great way to build team spirit.",
         },
     ),
     (
@@ -52,7 +53,7 @@ EXAMPLES: list[tuple[str, dict[str, str]]] = [
             "model-b": "Would you mind sending me the report, please?",
             "model-c": "Please send me the report at your earliest convenience.",
             "model-d": "SEND THE REPORT NOW!!!",
-            "weak": "Reports are documents that contain information.",
+            "model-e": "Reports are documents that contain information.",
         },
     ),
     (
@@ -62,7 +63,7 @@ EXAMPLES: list[tuple[str, dict[str, str]]] = [
             "model-b": "Blue is one of the primary colours.",
             "model-c": "A primary colour is red.",
             "model-d": "Red is a primary colour.",
-            "weak": "The weather today is cloudy.",
+            "model-e": "The weather today is cloudy.",
         },
     ),
     (
@@ -72,7 +73,7 @@ EXAMPLES: list[tuple[str, dict[str, str]]] = [
             "model-b": "William Shakespeare wrote Romeo and Juliet.",
             "model-c": "Shakespeare is the author of Romeo and Juliet.",
             "model-d": "It was written by Charles Dickens.",
-            "weak": "Juliet is a popular name for girls.",
+            "model-e": "Juliet is a popular name for girls.",
         },
     ),
 ]
@@ -88,7 +89,15 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _rotated(answers: dict[str, str], shift: int) -> dict[str, str]:
+    """Hand question ``q``'s answers to the candidates shifted by ``q`` places, so that no
+    candidate name is always the good (or the bad) one."""
+    names, texts = list(answers), list(answers.values())
+    return {names[(i + shift) % len(names)]: text for i, text in enumerate(texts)}
+
+
 def run(args: argparse.Namespace) -> int:
+    from smoothie_core.diagnostics import ReliabilityWarning
     from smoothie_core.embedders import load_embedder
     from smoothie_core.router import Router
 
@@ -99,19 +108,35 @@ def run(args: argparse.Namespace) -> int:
     print(f"embedder: {router.embedder.id}\n")
     rows = []
     picks = []
-    for question, answers in EXAMPLES:
-        decision = router.select(question, answers)
+    for q, (question, canned) in enumerate(EXAMPLES):
+        answers = _rotated(canned, q)
+        with warnings.catch_warnings():  # the table shows each decision's reliability
+            warnings.simplefilter("ignore", ReliabilityWarning)
+            decision = router.select(question, answers)
         picks.append(decision.selected)
         weights = " ".join(f"{decision.weights[n]:.2f}" for n in names)
-        rows.append([question, weights, decision.selected, answers[decision.selected]])
+        rows.append(
+            [
+                question,
+                weights,
+                decision.selected,
+                f"{decision.reliability:.2f}",
+                answers[decision.selected],
+            ]
+        )
     print(
         format_table(
-            ["question", "weights (" + " ".join(names) + ")", "selected", "answer"],
+            ["question", "weights (" + " ".join(names) + ")", "selected", "reliability", "answer"],
             rows,
             max_width=48,
         )
     )
     counts = {n: picks.count(n) for n in names}
     print(f"\nselected per candidate: {counts}")
+    print(
+        "reliability: how far a pick rests on Smoothie's assumption of independent errors "
+        "(low when one answer is far from a tight group: agreement cannot tell a lone wrong "
+        "answer from a lone right one; see the README, 'When Smoothie works, and when it does not')."
+    )
     print(f"total time: {time.perf_counter() - start:.1f} s")
     return 0
