@@ -264,7 +264,8 @@ class Router:
         self.estimator = Smoothie(k, max_samples=self.max_pool_size).fit(
             outs, ins, candidate_names=self.candidates
         )
-        dropped = [s for s in range(len(inputs)) if s not in set(keep)]
+        kept = set(keep)
+        dropped = [s for s in range(len(inputs)) if s not in kept]
         self.reliability_ = diagnose_deltas(
             self.estimator.sample_deltas_,
             candidate_names=self.candidates,
