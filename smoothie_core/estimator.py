@@ -290,6 +290,33 @@ class Smoothie:
             self.predict_weights(input_embeddings, output_embeddings, n_neighbors=n_neighbors)
         )
 
+    def kneighbors(self, input_embeddings: ArrayLike, n_neighbors: int) -> NDArray[np.intp]:
+        """Indices ``(n_queries, n_neighbors)`` of the nearest fitted inputs, nearest first.
+
+        The search behind route-mode :meth:`predict_weights` (the same index), exposed like
+        scikit-learn's ``kneighbors`` so callers can reuse one search for several purposes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> lam = np.random.default_rng(0).normal(size=(4, 3, 2))
+        >>> sm = Smoothie(n_neighbors=2).fit(lam, np.array([[0.0], [1.0], [5.0], [6.0]]))
+        >>> sm.kneighbors(np.array([[5.4]]), 2).tolist()
+        [[2, 3]]
+        """
+        self._require_fitted()
+        k = check_n_neighbors(n_neighbors)
+        if k is None:
+            raise TypeError("`n_neighbors` must be a positive int; got None.")
+        if self._inputs is None:
+            raise ValueError("kneighbors needs a state fitted with input_embeddings.")
+        if k > self.n_samples_:
+            raise ValueError(
+                f"`n_neighbors`={k} is larger than the number of fitted samples {self.n_samples_}."
+            )
+        queries = check_input_embeddings(input_embeddings, dim=self._inputs.shape[1])
+        return self._search(queries, k)
+
     # --------------------------------------------------------------- attributes
     @property
     def weights_(self) -> NDArray[np.float64]:

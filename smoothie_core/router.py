@@ -40,7 +40,7 @@ from smoothie_core.diagnostics import (
 from smoothie_core.embedders import Embedder, default_embedder
 from smoothie_core.estimator import Smoothie
 from smoothie_core.exceptions import NotFittedError, StateFileError
-from smoothie_core.triplet import sample_deltas, select_best, weights_from_deltas
+from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
 
 __all__ = ["Router", "Decision", "CalibrationReport", "WARN_BELOW"]
 
@@ -314,11 +314,12 @@ class Router:
                 reports = [diagnose_scores(cov, candidate_names=self.candidates)] * len(texts)
         else:
             used = min(k, est.n_samples_)
-            queries = self.embed(texts)
-            idx = est._search(np.asarray(queries, dtype=np.float64), used)
+            idx = est.kneighbors(
+                self.embed(texts), used
+            )  # one search serves weights and diagnostics
             if cov is None:
-                w = est.predict_weights(queries, n_neighbors=used)
                 deltas = est.sample_deltas_
+                w = weights_from_deltas(neighbor_mean(deltas, idx))
                 reports = [
                     diagnose_deltas(deltas[row], candidate_names=self.candidates) for row in idx
                 ]
@@ -405,16 +406,18 @@ class Router:
         used = 1
         own = sample_deltas(outs)
         hood = own
+        idx: NDArray[np.intp] | None = None
         if failed:
             deltas = own
         elif self.n_neighbors is not None and self.n_neighbors > 1 and self.pool_size > 0:
             assert self.estimator is not None and inp is not None
             used = min(self.n_neighbors, self.pool_size + 1)
-            w = self.estimator.predict_weights(inp, outs, n_neighbors=used)[0]
+            # this input is its own nearest neighbour, plus its used - 1 nearest pooled inputs
+            # (what Smoothie.predict_weights(inp, outs) computes; one search for all uses here)
+            idx = self.estimator.kneighbors(inp, used - 1)[0]
+            hood = np.concatenate([own, self.estimator.sample_deltas_[idx]])
+            w = weights_from_deltas(hood.mean(axis=0))
             deltas = None
-            if used > 1:
-                idx = self.estimator._search(np.asarray(inp, dtype=np.float64), used - 1)[0]
-                hood = np.concatenate([own, self.estimator.sample_deltas_[idx]])
         else:
             deltas = own
         if deltas is not None:
@@ -434,8 +437,7 @@ class Router:
                 and self.estimator is not None
                 and len(pool_cov) == self.estimator.n_samples_
             ):
-                assert inp is not None
-                idx = self.estimator._search(np.asarray(inp, dtype=np.float64), used - 1)[0]
+                assert idx is not None
                 cov_hood = np.concatenate([own_cov, pool_cov[idx]])
             w = _softmax(cov_hood.mean(axis=0))
             rep = diagnose_scores(cov_hood, candidate_names=present)

@@ -212,3 +212,19 @@ def test_fitted_weights_use_exact_search_even_above_the_auto_threshold(monkeypat
     sm = Smoothie(n_neighbors=4).fit(lam, x)
     sm._index = Refuse()  # what AutoNeighbors would have become above the threshold
     np.testing.assert_allclose(sm.weights_, oracle_local_fitted(lam, x, 4), rtol=1e-9)
+
+
+def test_kneighbors_is_the_route_mode_search() -> None:
+    lam, x = positive_data(15, n=25)
+    sm = Smoothie(n_neighbors=3).fit(lam, x)
+    q = np.random.default_rng(16).normal(size=(4, x.shape[1]))
+    idx = sm.kneighbors(q, 3)
+    expected = np.argsort(((q[:, None, :] - x[None]) ** 2).sum(-1), axis=1)[:, :3]
+    np.testing.assert_array_equal(idx, expected)
+    np.testing.assert_allclose(
+        weights_from_deltas(sm.sample_deltas_[idx].mean(axis=1)), sm.predict_weights(q), rtol=1e-12
+    )
+    with pytest.raises(ValueError, match="larger than the number of fitted samples 25"):
+        sm.kneighbors(q, 26)
+    with pytest.raises(ValueError, match="needs a state fitted with input_embeddings"):
+        Smoothie().fit(lam).kneighbors(q, 2)

@@ -186,3 +186,17 @@ def test_select_traffic_with_global_builds_a_pool_that_route_uses() -> None:
     routed = router.route("question 9")
     assert routed.selected != "c"
     assert routed.n_neighbors == 4
+
+
+def test_select_with_a_pool_matches_the_estimator() -> None:
+    router = Router(NAMES, embedder=HashingEmbedder(), n_neighbors=3)
+    for i in range(5):
+        q = f"question {i}"
+        router.select(q, topic_answers(q, "d"), update_pool=True)
+    q = "question 2 again"
+    answers = topic_answers(q, "a")
+    d = router.select(q, answers)
+    emb = router.embed([answers[n] for n in NAMES] + [q])
+    expected = router.estimator.predict_weights(emb[4:], emb[None, :4])[0]
+    np.testing.assert_allclose([d.weights[n] for n in NAMES], expected, rtol=1e-12)
+    assert d.n_neighbors == 3
