@@ -638,10 +638,7 @@ class SmoothieRouter(BaseChatModel):
                 timeout=self.timeout,
                 max_retries=self.max_retries,
             )
-            if name in outcome.errors:
-                raise RuntimeError(outcome.errors[name])
-            msg = outcome.messages[name].model_copy(update={"usage_metadata": None})
-            return ChatResult(generations=[ChatGeneration(message=msg)])
+            return _child_result(outcome, name)
 
         def run() -> ChatResult:
             if model.rate_limiter:
@@ -689,10 +686,7 @@ class SmoothieRouter(BaseChatModel):
                 timeout=self.timeout,
                 max_retries=self.max_retries,
             )
-            if name in outcome.errors:
-                raise RuntimeError(outcome.errors[name])
-            msg = outcome.messages[name].model_copy(update={"usage_metadata": None})
-            return ChatResult(generations=[ChatGeneration(message=msg)])
+            return _child_result(outcome, name)
         last: Exception | None = None
         for _ in range(self.max_retries + 1):
             try:
@@ -1055,3 +1049,11 @@ class SmoothieRouter(BaseChatModel):
         core.abstain_below = router.abstain_below
         router._router = core
         return router
+
+
+def _child_result(outcome: CallOutcome, name: str) -> ChatResult:
+    """The result of a candidate called as a child run (its usage was reported by that run)."""
+    if name in outcome.errors:
+        raise RuntimeError(outcome.errors[name])
+    msg = outcome.messages[name].model_copy(update={"usage_metadata": None})
+    return ChatResult(generations=[ChatGeneration(message=msg)])
