@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from smoothie_core import _io
+from smoothie_core._parallel import copy_as
 from smoothie_core._validation import (
     check_candidate_names,
     check_input_embeddings,
@@ -495,7 +496,7 @@ class Smoothie:
         output_dim: int,
     ) -> None:
         self._deltas = np.ascontiguousarray(deltas, dtype=np.float64)
-        self._inputs = None if inputs is None else np.array(inputs, dtype=self.dtype)
+        self._inputs = None if inputs is None else copy_as(inputs, self.dtype)
         self._names = list(names)
         self._output_dim = int(output_dim)
         self._index = None

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from smoothie_core._parallel import for_row_blocks
 from smoothie_core._validation import check_finite, check_output_embeddings
 
 __all__ = [
@@ -37,6 +38,10 @@ __all__ = [
 #: A ``delta`` at or below ``FLOOR_RTOL * mean(delta)`` counts as non-positive (see
 #: :func:`weights_from_deltas`).
 FLOOR_RTOL = 1e-9
+
+#: Rows whose mean ``delta`` is below this take the log-space path of
+#: :func:`weights_from_deltas` (``1 / delta`` could overflow there).
+_MIN_FAST_SCALE = float(np.finfo(np.float64).tiny) * 1e20
 
 #: Outputs whose spread is below this (relative to their squared norms) count as identical.
 _IDENTICAL_RTOL = 1e-24
@@ -85,9 +90,26 @@ def sample_deltas(output_embeddings: ArrayLike) -> NDArray[np.float64]:
 
 
 def _sample_deltas(lam: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
-    """:func:`sample_deltas` on already validated ``(n, m, d)`` embeddings."""
-    n, m, d = lam.shape
+    """:func:`sample_deltas` on already validated ``(n, m, d)`` embeddings.
+
+    Large inputs are split into row blocks computed by a few threads (numpy releases
+    the GIL in these passes); every sample's result is the same either way.
+    """
+    n, m, _ = lam.shape
     out = np.empty((n, m), dtype=np.float64)
+
+    def work(start: int, stop: int) -> None:
+        # errstate is per thread (a context variable): set it where the work runs
+        with np.errstate(over="ignore", invalid="ignore"):
+            _sample_deltas_into(lam[start:stop], out[start:stop])
+
+    for_row_blocks(work, n, lam.size)
+    return out
+
+
+def _sample_deltas_into(lam: NDArray[np.floating[Any]], out: NDArray[np.float64]) -> None:
+    """Write the per-sample statistics of ``lam`` (``(n, m, d)``) into ``out`` (``(n, m)``)."""
+    n, m, d = lam.shape
     step = max(1, _CHUNK_FLOATS // (m * d))
     buf = np.empty((min(step, n), m, d), dtype=np.float64)  # reused: no allocation per chunk
     for start in range(0, n, step):
@@ -108,7 +130,6 @@ def _sample_deltas(lam: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
         )
         delta[identical] = 0.0
         out[start : start + step] = delta
-    return out
 
 
 def neighbor_mean(deltas: ArrayLike, neighbors: ArrayLike) -> NDArray[np.float64]:
@@ -173,6 +194,32 @@ def weights_from_deltas(deltas: ArrayLike) -> NDArray[np.float64]:
     if delta.ndim == 0 or delta.shape[-1] == 0:
         raise ValueError(f"`deltas` must have shape (..., n_candidates); got shape {delta.shape}.")
     scale = np.maximum(delta.mean(axis=-1, keepdims=True), 0.0)
+    floor = FLOOR_RTOL * scale
+    if delta.ndim == 2 and delta.size:
+        # fast path for the usual case, rows whose estimates are all positive: the
+        # paper's normalised 1 / delta, computed directly (no log / exp)
+        # (scale bounded away from 0 so that 1 / delta cannot overflow)
+        positive = (delta > floor).all(axis=-1) & (scale[:, 0] > _MIN_FAST_SCALE)
+        if positive.all():
+            return _normalised_inverse(delta)
+        w = np.empty_like(delta)
+        w[positive] = _normalised_inverse(delta[positive])
+        rest = ~positive
+        w[rest] = _weights_log_space(delta[rest], scale[rest])
+        return w
+    return _weights_log_space(delta, scale)
+
+
+def _normalised_inverse(delta: NDArray[np.float64]) -> NDArray[np.float64]:
+    inv = np.reciprocal(delta)
+    inv /= inv.sum(axis=-1, keepdims=True)
+    return inv
+
+
+def _weights_log_space(
+    delta: NDArray[np.float64], scale: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Weights with the order-preserving floor, in log space (see :func:`weights_from_deltas`)."""
     informative = scale > 0
     safe_scale = np.where(informative, scale, 1.0)
     floor = FLOOR_RTOL * safe_scale

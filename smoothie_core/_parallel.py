@@ -1,0 +1,78 @@
+"""Row-block parallelism for the numpy passes that BLAS does not thread.
+
+numpy's element-wise operations and ``einsum`` run on one core but release the GIL, so
+splitting a large array into row blocks and handing them to a few Python threads uses
+the other cores (1.8x on 2 cores for :func:`smoothie_core.triplet.sample_deltas` at
+n = 100,000, m = 3, d = 384; ``benchmarks/bench_estimator.py``). Results do not depend
+on the number of threads: every block computes its rows exactly as one call would.
+
+The number of threads is the number of CPUs this process may run on, capped at 8, or
+the environment variable ``SMOOTHIE_NUM_THREADS`` (``1`` turns the threads off).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: Below this many array elements a pass is not worth a thread.
+MIN_PARALLEL_ELEMENTS = 1 << 22
+
+_MAX_THREADS = 8
+
+
+def n_threads() -> int:
+    """Threads for the row-block passes (``SMOOTHIE_NUM_THREADS`` or the usable CPUs, <= 8)."""
+    env = os.environ.get("SMOOTHIE_NUM_THREADS", "").strip()
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise ValueError(
+                f"SMOOTHIE_NUM_THREADS must be a positive integer; got {env!r}."
+            ) from None
+        if value < 1:
+            raise ValueError(f"SMOOTHIE_NUM_THREADS must be a positive integer; got {env!r}.")
+        return value
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, _MAX_THREADS))
+
+
+def for_row_blocks(fn: Callable[[int, int], None], n_rows: int, elements: int) -> None:
+    """Call ``fn(start, stop)`` on contiguous row blocks covering ``range(n_rows)``.
+
+    ``elements`` is the size of the work (array elements touched); small work runs as
+    one call in this thread. ``fn`` must write disjoint outputs per block.
+    """
+    workers = min(n_threads(), n_rows) if elements >= MIN_PARALLEL_ELEMENTS else 1
+    if workers <= 1:
+        fn(0, n_rows)
+        return
+    bounds = np.linspace(0, n_rows, workers + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smoothie") as pool:
+        futures = [pool.submit(fn, int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
+        for future in futures:
+            future.result()  # re-raise the first error
+
+
+def copy_as(arr: NDArray[Any], dtype: Any) -> NDArray[Any]:
+    """A C-contiguous copy of ``arr`` in ``dtype``, copied by row blocks in parallel."""
+    out = np.empty(arr.shape, dtype=dtype)
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        out[...] = arr
+        return out
+
+    def work(start: int, stop: int) -> None:
+        out[start:stop] = arr[start:stop]
+
+    for_row_blocks(work, arr.shape[0], arr.size)
+    return out

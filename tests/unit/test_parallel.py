@@ -1,0 +1,94 @@
+"""Row-block threads: same results as one call, errors surface, the env knob is checked."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from smoothie_core import Smoothie, _parallel
+from smoothie_core.triplet import sample_deltas, weights_from_deltas
+from tests.oracle import oracle_weights
+
+
+@pytest.fixture
+def force_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_parallel, "MIN_PARALLEL_ELEMENTS", 1)
+    monkeypatch.setenv("SMOOTHIE_NUM_THREADS", "3")
+
+
+def test_threaded_deltas_equal_single_thread(
+    force_threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(0)
+    lam = rng.standard_normal((1001, 4, 7)).astype(np.float32)
+    threaded = sample_deltas(lam)
+    monkeypatch.setenv("SMOOTHIE_NUM_THREADS", "1")
+    single = sample_deltas(lam)
+    np.testing.assert_array_equal(threaded, single)
+
+
+def test_threaded_fit_matches_the_oracle(force_threads: None) -> None:
+    rng = np.random.default_rng(1)
+    lam = rng.standard_normal((300, 3, 5))
+    sm = Smoothie().fit(lam)
+    np.testing.assert_allclose(sm.global_weights_, oracle_weights(lam), rtol=1e-9)
+
+
+def test_threaded_overflow_is_reported_without_warnings(force_threads: None) -> None:
+    lam = np.full((64, 3, 2), 1e200)
+    lam[:, 1] = -1e200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning from a worker thread would raise
+        with pytest.raises(ValueError, match="overflow float64"):
+            sample_deltas(lam)
+
+
+def test_worker_errors_propagate(force_threads: None) -> None:
+    def boom(start: int, stop: int) -> None:
+        raise RuntimeError(f"block {start}:{stop}")
+
+    with pytest.raises(RuntimeError, match="block 0:"):
+        _parallel.for_row_blocks(boom, 10, 10)
+
+
+def test_copy_as_copies(force_threads: None) -> None:
+    x = np.arange(40, dtype=np.float32).reshape(10, 4)
+    y = _parallel.copy_as(x, np.float64)
+    assert y.dtype == np.float64 and y.flags.c_contiguous
+    np.testing.assert_array_equal(y, x)
+    x[0, 0] = 99
+    assert y[0, 0] == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_bad_thread_count_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SMOOTHIE_NUM_THREADS", value)
+    with pytest.raises(
+        ValueError, match=f"SMOOTHIE_NUM_THREADS must be a positive integer; got '{value}'"
+    ):
+        _parallel.n_threads()
+
+
+def test_weights_fast_path_agrees_with_log_space_path() -> None:
+    rng = np.random.default_rng(2)
+    delta = rng.uniform(0.1, 3.0, size=(50, 4))
+    mixed = delta.copy()
+    mixed[::7, 1] = -0.5  # non-positive estimates take the log-space path
+    mixed[3] = 0.0  # no information: uniform
+    fast = weights_from_deltas(delta)
+    np.testing.assert_allclose(
+        fast, (1 / delta) / (1 / delta).sum(axis=1, keepdims=True), rtol=1e-15
+    )
+    w = weights_from_deltas(mixed)
+    ok = np.ones(50, dtype=bool)
+    ok[::7] = False
+    ok[3] = False
+    np.testing.assert_array_equal(w[ok], weights_from_deltas(mixed[ok]))
+    for row in np.flatnonzero(~ok):  # each row as computed alone
+        np.testing.assert_allclose(w[row], weights_from_deltas(mixed[row]), rtol=1e-15)
+    np.testing.assert_allclose(w[3], 0.25)
+    # the smallest (non-positive) estimate ranks first, as its delta says
+    assert (w[::7, 1] > w[::7][:, [0, 2, 3]].max(axis=1)).all()
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
