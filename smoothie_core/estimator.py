@@ -19,7 +19,7 @@ from smoothie_core._validation import (
     check_output_embeddings,
 )
 from smoothie_core.exceptions import NotFittedError, StateFileError
-from smoothie_core.neighbors import AUTO_THRESHOLD, AutoNeighbors, ExactNeighbors, NeighborIndex
+from smoothie_core.neighbors import AutoNeighbors, NeighborIndex, exact_self_neighbors
 from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
 
 __all__ = ["Smoothie"]
@@ -520,14 +520,14 @@ class Smoothie:
     def _search_fitted(self, k: int) -> NDArray[np.intp]:
         """Neighbours of every fitted sample (test-time selection).
 
-        With the default index this search is always exact: an approximate index pays
-        off for a few route-mode queries against a large pool, not for ``n`` queries
-        against ``n`` rows (measured in benchmarks/bench_estimator.py).
+        With the default index this search is always exact, and done as one all-pairs
+        search (:func:`~smoothie_core.neighbors.exact_self_neighbors`): an approximate
+        index pays off for a few route-mode queries against a large pool, not for ``n``
+        queries against ``n`` rows (measured in benchmarks/bench_estimator.py).
         """
         assert self._inputs is not None
-        if self.neighbor_index is None and len(self._inputs) >= AUTO_THRESHOLD:
-            exact = ExactNeighbors(self._inputs, dtype=self.dtype)
-            return np.asarray(exact.search(self._inputs, k), dtype=np.intp)
+        if self.neighbor_index is None:
+            return exact_self_neighbors(self._inputs, k, dtype=self.dtype)
         return self._search(self._inputs, k)
 
     def _search(self, queries: NDArray[np.floating[Any]], k: int) -> NDArray[np.intp]:

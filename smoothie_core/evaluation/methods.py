@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 
 from smoothie_core.embedders import Embedder
 from smoothie_core.estimator import Smoothie
-from smoothie_core.neighbors import ExactNeighbors
+from smoothie_core.neighbors import exact_self_neighbors
 from smoothie_core.triplet import sample_deltas, select_best, weights_from_deltas
 
 __all__ = [
@@ -177,7 +177,7 @@ def _local(k: int) -> MethodFn:
 
 
 def _neighbors_self_first(inputs: NDArray[Any], k: int) -> NDArray[np.intp]:
-    idx = ExactNeighbors(inputs).search(np.asarray(inputs, dtype=np.float64), k)
+    idx = exact_self_neighbors(inputs, k)
     rows = np.arange(len(inputs))
     # a sample is its own nearest neighbour (duplicates could displace it)
     has_self = (idx == rows[:, None]).any(axis=1)

@@ -196,10 +196,15 @@ def test_repr_and_params() -> None:
     assert Smoothie().n_neighbors is None
 
 
-def test_fitted_weights_use_exact_search_even_above_the_auto_threshold(monkeypatch) -> None:
-    import smoothie_core.estimator as est_mod
+@pytest.mark.parametrize("all_pairs_from", [None, 1])
+def test_fitted_weights_use_the_exact_all_pairs_search(monkeypatch, all_pairs_from) -> None:
+    """weights_ never goes through the route-mode index (approximate above
+    AUTO_THRESHOLD); with the float32-screened all-pairs search forced on (MIN_ROWS=1)
+    it still matches the paper's loops to 1e-9."""
+    from smoothie_core import _self_knn
 
-    monkeypatch.setattr(est_mod, "AUTO_THRESHOLD", 10)
+    if all_pairs_from is not None:
+        monkeypatch.setattr(_self_knn, "MIN_ROWS", all_pairs_from)
     lam, x = positive_data(14, n=30)
 
     class Refuse:

@@ -1,0 +1,423 @@
+"""Exact k nearest neighbours of every row among the rows themselves (the "all-kNN").
+
+Test-time Smoothie-Local needs the k nearest fitted inputs of every fitted input: n
+queries against the same n rows. Brute force is O(n^2 d) and, for high-dimensional
+embeddings, nothing exact does better, so this module makes the brute force cheap and
+keeps it exact:
+
+1. **Screening in float32 on half the matrix.** Squared distances are symmetric, so
+   only the blocks on and above the diagonal are computed, each as one float32 BLAS
+   product on rows augmented as ``[x, 1, |x|^2]`` and ``[-2 x, |x|^2, 1]`` (centred
+   first). That is a quarter of the float64 work of the full matrix.
+2. **A running bound per row.** Each row keeps the screened distances at or below
+   ``R + 2 tol``, where ``R`` is an upper bound on its k-th smallest screened distance
+   (first from a sample of columns, then the k-th smallest value it has kept, refreshed
+   whenever its list doubles) and ``tol`` bounds the float32 error. Only a handful of
+   entries per block pass the test, so the cost is the BLAS product plus two
+   comparisons per entry.
+3. **Exact decision of the boundary.** A kept entry more than ``2 tol`` below the k-th
+   smallest screened distance is certainly a neighbour, one more than ``2 tol`` above
+   it certainly not; the few in between are decided on ``|x - y|^2`` computed in the
+   working precision exactly as :class:`~smoothie_core.neighbors.ExactNeighbors` does,
+   ties by row index. The result is therefore the same neighbour set as
+   ``ExactNeighbors(x).search(x, k)``.
+
+``tol`` is a rigorous bound (``2 (d + 8) u (|x_i| + max |x|)^2`` for the float32
+product, the standard ``gamma_d`` dot-product bound with a safety factor of 2, plus the
+same for the working precision), so the screening never drops a neighbour.
+"""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from smoothie_core._parallel import for_row_blocks, n_threads
+
+#: Below this many rows the plain chunked search is as fast (and orders rows exactly).
+MIN_ROWS = 4096
+
+_U32 = float(np.finfo(np.float32).eps) / 2
+
+
+def exact_self_neighbors(
+    x: NDArray[np.floating[Any]],
+    k: int,
+    *,
+    block: int = 1024,
+    panel: int = 4096,
+    sample: int = 512,
+    capacity: int = 128,
+    seed: int = 0,
+) -> NDArray[np.intp]:
+    """Indices ``(n, k)`` of the ``k`` nearest rows of every row of ``x`` (itself included).
+
+    ``x`` is ``(n, d)`` float32 or float64 (the working precision of the exact
+    decision). Neighbour sets equal ``ExactNeighbors(x, dtype=x.dtype).search(x, k)``;
+    within a row, neighbours come nearest first up to float32 rounding. ``block``,
+    ``panel``, ``sample``, ``capacity`` and ``seed`` only change the speed.
+    """
+    n, d = x.shape
+    if not 1 <= k <= n:
+        raise ValueError(f"`k` must be in [1, {n}] (the number of rows); got {k}.")
+    work_eps = float(np.finfo(x.dtype).eps) / 2
+    # initial bound on each row's k-th smallest distance, from a random sample of rows;
+    # rows are processed in order of that bound, so the rows of a block (and of a
+    # panel) have similar bounds and one threshold per block screens them all
+    sampled = np.random.default_rng(seed).choice(n, size=min(n, max(2 * k, sample)), replace=False)
+    first_bound = _sample_bound(x, np.sort(sampled), k)
+    perm = np.argsort(first_bound, kind="stable")
+    first_bound = first_bound[perm]
+    a, b, centred_norms = _augmented(x, perm)
+    raw_norms = np.sqrt(np.einsum("nd,nd->n", x, x, dtype=np.float64))[perm]
+    tol = (
+        2.0
+        * (d + 8)
+        * (
+            _U32 * (centred_norms + centred_norms.max()) ** 2
+            + work_eps * (raw_norms + raw_norms.max()) ** 2
+        )
+    )
+    tol2 = np.nextafter((2.0 * tol).astype(np.float32), np.float32(np.inf))
+    # the sample's distances are float64 (within tol of the truth, so within 2 tol of
+    # the screened ones): widen by 2 tol to keep a valid bound (rounded up to float32;
+    # the factor 2 in tol also covers the float32 rounding of the bounds themselves)
+    bound = np.nextafter(first_bound.astype(np.float32), np.float32(np.inf)) + tol2
+    lists = _CandidateLists(n, k, bound, tol2, capacity)
+    _screen(a, b, lists, block, panel)
+    chosen = _decide(x, perm, lists, k)
+    out = np.empty((n, k), dtype=np.intp)
+    out[perm] = perm[chosen]
+    return out
+
+
+def _sample_bound(
+    x: NDArray[np.floating[Any]], sampled: NDArray[np.intp], k: int
+) -> NDArray[np.float64]:
+    """Each row's k-th smallest squared distance to the rows ``sampled`` (float64)."""
+    n = x.shape[0]
+    ref = x[sampled].astype(np.float64)
+    ref_sq = np.einsum("nd,nd->n", ref, ref)
+    out = np.empty(n, dtype=np.float64)
+
+    def work(start: int, stop: int) -> None:
+        for s in range(start, stop, 4096):
+            rows = x[s : min(stop, s + 4096)].astype(np.float64)
+            dist = rows @ ref.T
+            dist *= -2.0
+            dist += ref_sq
+            dist += np.einsum("nd,nd->n", rows, rows)[:, None]
+            out[s : s + rows.shape[0]] = np.partition(dist, k - 1, axis=1)[:, k - 1]
+
+    for_row_blocks(work, n, n * ref.shape[0] * 8)
+    return out
+
+
+def _augmented(
+    x: NDArray[np.floating[Any]], perm: NDArray[np.intp]
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float64]]:
+    """Rows ``x[perm]`` as ``[c, 1, |c|^2]`` and ``[-2 c, |c|^2, 1]`` in float32 (``c``
+    centred), and ``|c|``."""
+    n, d = x.shape
+    a = np.empty((n, d + 2), dtype=np.float32)
+    b = np.empty((n, d + 2), dtype=np.float32)
+    norms = np.empty(n, dtype=np.float64)
+    mean = x.mean(axis=0, dtype=np.float64)
+
+    def work(start: int, stop: int) -> None:
+        for s in range(start, stop, 4096):
+            e = min(stop, s + 4096)
+            c = x[perm[s:e]].astype(np.float64)
+            c -= mean
+            norms[s:e] = np.sqrt(np.einsum("nd,nd->n", c, c))
+            c32 = a[s:e, :d]
+            c32[...] = c
+            c[...] = c32  # the float32 values, for their exact squared norms
+            sq = np.einsum("nd,nd->n", c, c)
+            a[s:e, d] = 1.0
+            a[s:e, d + 1] = sq
+            np.multiply(c32, -2.0, out=b[s:e, :d])
+            b[s:e, d] = sq
+            b[s:e, d + 1] = 1.0
+
+    for_row_blocks(work, n, n * d * 8)
+    return a, b, norms
+
+
+class _CandidateLists:
+    """Per-row lists of (screened distance, row) with a running bound per row."""
+
+    def __init__(
+        self,
+        n: int,
+        k: int,
+        bound: NDArray[np.float32],
+        tol2: NDArray[np.float32],
+        capacity: int,
+    ) -> None:
+        self.k = k
+        self.bound = bound
+        self.tol2 = tol2
+        self.limit = bound + tol2  # keep screened distances <= limit
+        self.cap = max(capacity, 4 * k)
+        self.vals = np.full((n, self.cap), np.inf, dtype=np.float32)
+        self.idx = np.empty((n, self.cap), dtype=np.int32 if n < 2**31 else np.int64)
+        self.count = np.zeros(n, dtype=np.int64)
+        self.refresh_at = np.full(n, 2 * k, dtype=np.int64)  # then 1.5x what is kept
+
+    def append(
+        self, rows: NDArray[np.intp], cols: NDArray[np.intp], vals: NDArray[np.float32]
+    ) -> None:
+        """Add entries; ``rows`` must be sorted."""
+        if rows.size == 0:
+            return
+        uniq, first, counts = _runs(rows)
+        if int((self.count[uniq] + counts).max()) > self.cap:
+            # rows about to overflow: tighten on what they hold, then on the new entries too
+            self.refresh(uniq[self.count[uniq] + counts > self.cap])
+            keep = vals <= self.limit[rows]
+            rows, cols, vals = rows[keep], cols[keep], vals[keep]
+            if rows.size == 0:
+                return
+            uniq, first, counts = _runs(rows)
+            full = self.count[uniq] + counts > self.cap
+            if full.any():
+                merged = np.repeat(full, counts)
+                self._merge(uniq[full], first[full], counts[full], rows, cols, vals)
+                rows, cols, vals = rows[~merged], cols[~merged], vals[~merged]
+                if rows.size == 0:
+                    return
+                uniq, first, counts = _runs(rows)
+        pos = self.count[rows] + (np.arange(rows.size) - np.repeat(first, counts))
+        flat = rows * self.cap + pos
+        self.vals.reshape(-1)[flat] = vals
+        self.idx.reshape(-1)[flat] = cols.astype(self.idx.dtype, copy=False)
+        self.count[uniq] += counts
+        due = uniq[self.count[uniq] >= self.refresh_at[uniq]]
+        if due.size:
+            self.refresh(due)
+
+    def _merge(
+        self,
+        uniq: NDArray[np.intp],
+        first: NDArray[np.intp],
+        counts: NDArray[np.intp],
+        rows: NDArray[np.intp],
+        cols: NDArray[np.intp],
+        vals: NDArray[np.float32],
+    ) -> None:
+        """Rows whose new entries do not fit: select from held + new entries together."""
+        held = self.count[uniq]
+        width = int((held + counts).max())
+        allv = np.full((uniq.size, width), np.inf, dtype=np.float32)
+        alli = np.zeros((uniq.size, width), dtype=self.idx.dtype)
+        hw = int(held.max())
+        allv[:, :hw] = self.vals[uniq, :hw]
+        alli[:, :hw] = self.idx[uniq, :hw]
+        slot = np.repeat(np.arange(uniq.size), counts)
+        rank = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        src = np.repeat(first, counts) + rank  # the new entries of these rows
+        pos = held[slot] + rank
+        allv[slot, pos] = vals[src]
+        alli[slot, pos] = cols[src]
+        kth = np.partition(allv, self.k - 1, axis=1)[:, self.k - 1]
+        self.bound[uniq] = np.minimum(self.bound[uniq], kth)
+        limit = self.bound[uniq] + self.tol2[uniq]
+        self.limit[uniq] = limit
+        keep = allv <= limit[:, None]
+        kept = int(keep.sum(axis=1).max())
+        if kept > self.cap:  # many exact ties at the k-th place (duplicates)
+            self._grow(max(2 * self.cap, kept))
+        if width > self.cap:  # only the first `cap` columns exist in the store
+            order = np.argsort(~keep, axis=1, kind="stable")[:, : self.cap]
+            allv = np.take_along_axis(allv, order, axis=1)
+            alli = np.take_along_axis(alli, order, axis=1)
+            keep = np.take_along_axis(keep, order, axis=1)
+        self._pack(uniq, allv, alli, keep)
+
+    def refresh(self, rows: NDArray[np.intp]) -> None:
+        """Bound = min(bound, k-th smallest held value); drop entries above the new limit."""
+        k = self.k
+        rows = rows[self.count[rows] >= k]
+        if rows.size == 0:
+            return
+        width = int(self.count[rows].max())
+        vals = self.vals[rows, :width]
+        kth = np.partition(vals, k - 1, axis=1)[:, k - 1]
+        self.bound[rows] = np.minimum(self.bound[rows], kth)
+        limit = self.bound[rows] + self.tol2[rows]
+        self.limit[rows] = limit
+        self._pack(rows, vals, self.idx[rows, :width], vals <= limit[:, None])
+
+    def _pack(
+        self,
+        rows: NDArray[np.intp],
+        vals: NDArray[np.float32],
+        idx: NDArray[Any],
+        keep: NDArray[np.bool_],
+    ) -> None:
+        """Store the entries ``keep`` of ``vals``/``idx`` (one row per ``rows``) packed left."""
+        kept = keep.sum(axis=1)
+        flat = np.flatnonzero(keep)  # row-major: each row's kept entries in order
+        ri, ci = np.divmod(flat, keep.shape[1])
+        starts = np.cumsum(kept) - kept
+        slot = np.arange(ri.size) - np.repeat(starts, kept)
+        width = vals.shape[1]
+        self.vals[rows, :width] = np.inf
+        self.vals[rows[ri], slot] = vals[ri, ci]
+        self.idx[rows[ri], slot] = idx[ri, ci]
+        self.count[rows] = kept
+        self.refresh_at[rows] = (3 * np.maximum(kept, self.k)) // 2
+
+    def _grow(self, cap: int) -> None:
+        n = self.vals.shape[0]
+        vals = np.full((n, cap), np.inf, dtype=np.float32)
+        idx = np.empty((n, cap), dtype=self.idx.dtype)
+        vals[:, : self.cap] = self.vals
+        idx[:, : self.cap] = self.idx
+        self.vals, self.idx, self.cap = vals, idx, cap
+
+
+def _runs(
+    sorted_rows: NDArray[np.intp],
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Distinct values of a sorted array, the index of their first entry, their counts."""
+    starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
+    counts = np.diff(np.append(starts, sorted_rows.size))
+    return sorted_rows[starts], starts, counts
+
+
+def _screen(
+    a: NDArray[np.float32],
+    b: NDArray[np.float32],
+    lists: _CandidateLists,
+    block: int,
+    panel: int,
+) -> None:
+    """Screen the upper triangle block by block; fill ``lists``.
+
+    The BLAS product of a block uses every core; the pass that finds the few entries
+    under the threshold is numpy code on one core, so it is split by rows over a few
+    threads (the entries are put back in order, so the result does not depend on them).
+    """
+    n = a.shape[0]
+    panel = max(panel, block)
+    mask = np.empty(block * panel, dtype=bool)
+    workers = min(n_threads(), 4)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smoothie-knn") as pool:
+        for i0 in range(0, n, block):
+            i1 = min(n, i0 + block)
+            for j0 in range(i0, n, panel):
+                dist = a[i0:i1] @ b[j0 : min(n, j0 + panel)].T
+                _screen_block(dist, i0, i1, j0, lists, mask, pool, workers)
+
+
+def _below(
+    dist: NDArray[np.float32], threshold: float, mask: NDArray[np.bool_], start: int, stop: int
+) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
+    """Flat positions (in ``dist``) and values of the entries <= threshold in rows start:stop."""
+    w = dist.shape[1]
+    part = mask[start * w : stop * w]
+    np.less_equal(dist[start:stop], threshold, out=part.reshape(stop - start, w))
+    pos = np.flatnonzero(part)
+    vals = dist[start:stop].reshape(-1)[pos]
+    pos += start * w
+    return pos, vals
+
+
+def _screen_block(
+    dist: NDArray[np.float32],
+    i0: int,
+    i1: int,
+    j0: int,
+    lists: _CandidateLists,
+    mask: NDArray[np.bool_],
+    pool: ThreadPoolExecutor,
+    workers: int,
+) -> None:
+    """Keep the entries of one block of screened distances that can be neighbours.
+
+    Row side: rows ``i0:i1`` against columns ``j0:j0+w``; column side: rows ``j0:j0+w``
+    against columns ``i0:i1`` (skipping the diagonal block, done on the row side). One
+    scalar threshold (the largest limit of these rows) screens the block; the few
+    entries that pass are then tested against their own rows' limits.
+    """
+    h, w = dist.shape
+    limit = lists.limit
+    threshold = float(max(limit[i0:i1].max(), limit[j0 : j0 + w].max()))
+    if workers > 1 and h * w >= 1 << 20:
+        bounds = np.linspace(0, h, workers + 1).astype(int)
+        parts = list(
+            pool.map(
+                lambda ab: _below(dist, threshold, mask, ab[0], ab[1]),
+                itertools.pairwise(bounds),
+            )
+        )
+        pos = np.concatenate([p for p, _ in parts])
+        vals = np.concatenate([v for _, v in parts])
+    else:
+        pos, vals = _below(dist, threshold, mask, 0, h)
+    if pos.size == 0:
+        return
+    r = pos // w  # sorted
+    c = pos - r * w
+    on_rows = vals <= limit[r + i0]
+    on_cols = vals <= limit[c + j0]
+    if j0 == i0:
+        on_cols &= c >= i1 - i0
+    cr = c[on_cols]
+    # a stable sort of small ints is a radix sort in numpy
+    order = np.argsort(cr.astype(np.int16 if w < 2**15 else np.int64), kind="stable")
+    # rows i0:i1 come before rows j0 + c (all >= i1): one sorted batch
+    lists.append(
+        np.concatenate([r[on_rows] + i0, cr[order] + j0]),
+        np.concatenate([c[on_rows] + j0, r[on_cols][order] + i0]),
+        np.concatenate([vals[on_rows], vals[on_cols][order]]),
+    )
+
+
+def _decide(
+    x: NDArray[np.floating[Any]],
+    perm: NDArray[np.intp],
+    lists: _CandidateLists,
+    k: int,
+) -> NDArray[np.intp]:
+    """The exact k nearest of each row from its kept candidates (positions in ``perm`` order)."""
+    width = int(lists.count.max())
+    vals = lists.vals[:, :width]
+    idx = lists.idx[:, :width].astype(np.intp)
+    kth = np.partition(vals, k - 1, axis=1)[:, k - 1]
+    lo = (kth - lists.tol2)[:, None]
+    hi = (kth + lists.tol2)[:, None]
+    sure = vals < lo  # certainly closer than the k-th nearest
+    band = (vals >= lo) & (vals <= hi)  # too close to the k-th to tell in float32
+    need = k - sure.sum(axis=1)
+    chosen = sure | band
+    unsure = np.flatnonzero(band.sum(axis=1) > need)
+    if unsure.size:
+        hr, hc = np.nonzero(band[unsure])
+        rows = unsure[hr]
+        q, c = perm[rows], perm[idx[rows, hc]]
+        exact = np.empty(rows.size, dtype=x.dtype)
+        step = max(1, (1 << 20) // max(x.shape[1], 1))
+        for s in range(0, rows.size, step):
+            # the same expression as ExactNeighbors._rerank, so the same rounding
+            diff = x[c[s : s + step]] - x[q[s : s + step]]
+            exact[s : s + step] = np.square(diff).sum(axis=-1)
+        order = np.lexsort((c, exact, rows))  # by row, then distance, then row index
+        rows_sorted = rows[order]
+        first = np.searchsorted(rows_sorted, unsure)
+        rank = np.arange(rows_sorted.size) - np.repeat(
+            first, np.diff(np.append(first, rows_sorted.size))
+        )
+        drop = rank >= need[rows_sorted]
+        chosen[rows_sorted[drop], hc[order][drop]] = False
+    # exactly k chosen per row; order them nearest first (screened distance, then index)
+    pick = np.argsort(~chosen, axis=1, kind="stable")[:, :k]
+    out = np.take_along_axis(idx, pick, axis=1)
+    near = np.lexsort((perm[out], np.take_along_axis(vals, pick, axis=1)), axis=1)
+    return np.take_along_axis(out, near, axis=1)
