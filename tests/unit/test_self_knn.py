@@ -145,11 +145,14 @@ def test_public_function_small_inputs_match_exact_neighbors_exactly() -> None:
 def test_public_function_large_inputs_use_the_all_pairs_search(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    used = []
+    used: list[int] = []
     original = _self_knn.exact_self_neighbors
-    monkeypatch.setattr(
-        _self_knn, "exact_self_neighbors", lambda x, k: used.append(k) or original(x, k)
-    )
+
+    def spy(x: np.ndarray, k: int) -> np.ndarray:
+        used.append(k)
+        return original(x, k)
+
+    monkeypatch.setattr(_self_knn, "exact_self_neighbors", spy)
     x = gaussian(_self_knn.MIN_ROWS, 4, seed=12)
     got = exact_self_neighbors(x, 3)
     assert used == [3]
