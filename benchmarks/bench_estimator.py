@@ -143,15 +143,6 @@ def index_backend(est: Smoothie) -> str:
     return f"{name} ({backend})" if backend else name
 
 
-def default_is_exact(n: int) -> bool:
-    """Whether Smoothie's default neighbour index searches ``n`` rows exactly."""
-    try:
-        from smoothie_core.neighbors import AUTO_THRESHOLD, ann_available
-    except ImportError:  # a core without the automatic approximate index
-        return True
-    return n < AUTO_THRESHOLD or not ann_available()
-
-
 # ----------------------------------------------------------------------- the cells
 def run_global(
     outputs: NDArray[np.float32], budget: float, rng: np.random.Generator
@@ -346,6 +337,24 @@ def git_state() -> dict[str, Any]:
     }
 
 
+def blas_info() -> dict[str, Any]:
+    """Which BLAS kernels ran (threadpoolctl, from scikit-learn's dependencies) and the
+    OPENBLAS_* variables of this process."""
+    info: dict[str, Any] = {
+        "env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")},
+    }
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return info
+    info["libraries"] = [
+        {key: lib.get(key) for key in ("internal_api", "version", "architecture", "num_threads")}
+        | {"file": Path(str(lib.get("filepath", ""))).name}
+        for lib in threadpool_info()
+    ]
+    return info
+
+
 def fmt_s(x: float) -> str:
     return f"{x:.3g}" if x < 100 else f"{x:.0f}"
 
@@ -397,21 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--approx-m",
-        type=int,
-        nargs="*",
-        default=[3],
-        help="where Smoothie's default index is approximate (n >= AUTO_THRESHOLD with faiss "
-        "installed), k=20 is timed with an exact index for every m and with the default "
-        "(approximate) index for these m (default 3: its build does not depend on m; "
-        "pass no value for all)",
-    )
-    parser.add_argument(
         "--ours-full-max-n",
         type=int,
-        default=20_000,
+        default=1_000_000,
         help="above this n, ours at k=20 is timed on a subsample of samples (fit and index "
-        "build in full) and extrapolated (default 20000)",
+        "build in full, then route-mode predict_weights) and extrapolated (default 1000000: "
+        "always in full)",
     )
     parser.add_argument(
         "--ours-budget",
@@ -449,16 +449,12 @@ def main(argv: list[str] | None = None) -> int:
     for n in ns:
         for m in ms:
             inputs, outputs = make_data(n, m, DIM, rng)
+            # Smoothie's default weights_ search is exact at every n (all-pairs search)
             cells: list[tuple[str, int | None, Any]] = [
                 ("global", None, None),
                 ("local k=1", 1, None),
+                ("local k=20", 20, None),
             ]
-            if default_is_exact(n):
-                cells.append(("local k=20", 20, None))
-            else:
-                cells.append(("local k=20 exact", 20, ExactNeighbors))
-                if not args.approx_m or m in args.approx_m:
-                    cells.append(("local k=20", 20, None))
             for method, k, factory in cells:
                 if k is not None and k > n:
                     continue
@@ -530,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
             "note": "2 CPU cores shared by several engineers working at the same time: "
             "timings are noisy and one run only.",
             "platform": platform.platform(),
+            "blas": blas_info(),
         },
         "git": git_state(),
         "versions": {

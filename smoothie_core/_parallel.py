@@ -14,17 +14,45 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 #: Below this many array elements a pass is not worth a thread.
-MIN_PARALLEL_ELEMENTS = 1 << 22
+MIN_PARALLEL_ELEMENTS = 1 << 19
 
 _MAX_THREADS = 8
+
+# One pool for the process, created on first use (starting threads per call costs more
+# than the work for inputs of a few thousand samples); dropped in a forked child.
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def pool(workers: int) -> ThreadPoolExecutor:
+    """The shared thread pool, with at least ``workers`` threads."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smoothie")
+            _pool_size = workers
+        return _pool
 
 
 def n_threads() -> int:
@@ -58,10 +86,11 @@ def for_row_blocks(fn: Callable[[int, int], None], n_rows: int, elements: int) -
         fn(0, n_rows)
         return
     bounds = np.linspace(0, n_rows, workers + 1).astype(int)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smoothie") as pool:
-        futures = [pool.submit(fn, int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
-        for future in futures:
-            future.result()  # re-raise the first error
+    executor = pool(workers)
+    futures = [executor.submit(fn, int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
+    wait(futures)  # every block finishes before an error is raised
+    for future in futures:
+        future.result()  # re-raise the first error
 
 
 def copy_as(arr: NDArray[Any], dtype: Any) -> NDArray[Any]:

@@ -37,9 +37,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from smoothie_core._parallel import for_row_blocks, n_threads
+from smoothie_core._parallel import pool as shared_pool
 
 #: Below this many rows the plain chunked search is as fast (and orders rows exactly).
-MIN_ROWS = 4096
+MIN_ROWS = 512
 
 _U32 = float(np.finfo(np.float32).eps) / 2
 
@@ -308,12 +309,12 @@ def _screen(
     panel = max(panel, block)
     mask = np.empty(block * panel, dtype=bool)
     workers = min(n_threads(), 4)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smoothie-knn") as pool:
-        for i0 in range(0, n, block):
-            i1 = min(n, i0 + block)
-            for j0 in range(i0, n, panel):
-                dist = a[i0:i1] @ b[j0 : min(n, j0 + panel)].T
-                _screen_block(dist, i0, i1, j0, lists, mask, pool, workers)
+    executor = shared_pool(workers)
+    for i0 in range(0, n, block):
+        i1 = min(n, i0 + block)
+        for j0 in range(i0, n, panel):
+            dist = a[i0:i1] @ b[j0 : min(n, j0 + panel)].T
+            _screen_block(dist, i0, i1, j0, lists, mask, executor, workers)
 
 
 def _below(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -92,3 +95,32 @@ def test_weights_fast_path_agrees_with_log_space_path() -> None:
     # the smallest (non-positive) estimate ranks first, as its delta says
     assert (w[::7, 1] > w[::7][:, [0, 2, 3]].max(axis=1)).all()
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
+
+
+def test_the_pool_is_shared_between_calls(force_threads: None) -> None:
+    lam = np.random.default_rng(3).standard_normal((64, 3, 4))
+    sample_deltas(lam)
+    first = _parallel._pool
+    sample_deltas(lam)
+    assert first is not None and _parallel._pool is first
+
+
+def _deltas_in_child(queue: Any) -> None:
+    _parallel.MIN_PARALLEL_ELEMENTS = 1
+    lam = np.random.default_rng(4).standard_normal((64, 3, 4))
+    queue.put(sample_deltas(lam).sum())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_fresh_pool(force_threads: None) -> None:
+    lam = np.random.default_rng(4).standard_normal((64, 3, 4))
+    expected = sample_deltas(lam).sum()  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_deltas_in_child, args=(queue,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0, "the child hung or failed using the thread pool"
+    assert queue.get(timeout=5) == expected
