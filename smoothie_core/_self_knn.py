@@ -51,7 +51,7 @@ def exact_self_neighbors(
     *,
     block: int = 1024,
     panel: int = 4096,
-    sample: int = 512,
+    sample: int = 1024,
     capacity: int = 128,
     seed: int = 0,
 ) -> NDArray[np.intp]:
@@ -69,11 +69,12 @@ def exact_self_neighbors(
     # initial bound on each row's k-th smallest distance, from a random sample of rows;
     # rows are processed in order of that bound, so the rows of a block (and of a
     # panel) have similar bounds and one threshold per block screens them all
+    mean = x.mean(axis=0, dtype=np.float64)
     sampled = np.random.default_rng(seed).choice(n, size=min(n, max(2 * k, sample)), replace=False)
-    first_bound = _sample_bound(x, np.sort(sampled), k)
+    first_bound = _sample_bound(x, mean, np.sort(sampled), k)
     perm = np.argsort(first_bound, kind="stable")
     first_bound = first_bound[perm]
-    a, b, centred_norms = _augmented(x, perm)
+    a, b, centred_norms = _augmented(x, mean, perm)
     raw_norms = np.sqrt(np.einsum("nd,nd->n", x, x, dtype=np.float64))[perm]
     tol = (
         2.0
@@ -84,10 +85,9 @@ def exact_self_neighbors(
         )
     )
     tol2 = np.nextafter((2.0 * tol).astype(np.float32), np.float32(np.inf))
-    # the sample's distances are float64 (within tol of the truth, so within 2 tol of
-    # the screened ones): widen by 2 tol to keep a valid bound (rounded up to float32;
-    # the factor 2 in tol also covers the float32 rounding of the bounds themselves)
-    bound = np.nextafter(first_bound.astype(np.float32), np.float32(np.inf)) + tol2
+    # the sample's distances come from another product (within tol of the truth, so
+    # within 2 tol of the screened ones): widen by 2 tol to keep a valid bound
+    bound = first_bound + tol2
     lists = _CandidateLists(n, k, bound, tol2, capacity)
     _screen(a, b, lists, block, panel)
     chosen = _decide(x, perm, lists, k)
@@ -97,29 +97,41 @@ def exact_self_neighbors(
 
 
 def _sample_bound(
-    x: NDArray[np.floating[Any]], sampled: NDArray[np.intp], k: int
-) -> NDArray[np.float64]:
-    """Each row's k-th smallest squared distance to the rows ``sampled`` (float64)."""
-    n = x.shape[0]
-    ref = x[sampled].astype(np.float64)
-    ref_sq = np.einsum("nd,nd->n", ref, ref)
-    out = np.empty(n, dtype=np.float64)
+    x: NDArray[np.floating[Any]], mean: NDArray[np.float64], sampled: NDArray[np.intp], k: int
+) -> NDArray[np.float32]:
+    """Each row's k-th smallest screened squared distance to the rows ``sampled``.
+
+    Computed like the screening (centred rows, one float32 product on augmented rows),
+    so it is within ``tol`` of the true value.
+    """
+    n, d = x.shape
+    ref = (x[sampled].astype(np.float64) - mean).astype(np.float32)
+    ref64 = ref.astype(np.float64)
+    right = np.empty((ref.shape[0], d + 2), dtype=np.float32)
+    np.multiply(ref, -2.0, out=right[:, :d])
+    right[:, d] = np.einsum("nd,nd->n", ref64, ref64)
+    right[:, d + 1] = 1.0
+    out = np.empty(n, dtype=np.float32)
 
     def work(start: int, stop: int) -> None:
+        left = np.empty((min(4096, stop - start), d + 2), dtype=np.float32)
         for s in range(start, stop, 4096):
-            rows = x[s : min(stop, s + 4096)].astype(np.float64)
-            dist = rows @ ref.T
-            dist *= -2.0
-            dist += ref_sq
-            dist += np.einsum("nd,nd->n", rows, rows)[:, None]
-            out[s : s + rows.shape[0]] = np.partition(dist, k - 1, axis=1)[:, k - 1]
+            e = min(stop, s + 4096)
+            c = x[s:e].astype(np.float64)
+            c -= mean
+            rows = left[: e - s]
+            rows[:, :d] = c
+            c[...] = rows[:, :d]
+            rows[:, d] = 1.0
+            rows[:, d + 1] = np.einsum("nd,nd->n", c, c)
+            out[s:e] = np.partition(rows @ right.T, k - 1, axis=1)[:, k - 1]
 
-    for_row_blocks(work, n, n * ref.shape[0] * 8)
+    for_row_blocks(work, n, n * ref.shape[0])
     return out
 
 
 def _augmented(
-    x: NDArray[np.floating[Any]], perm: NDArray[np.intp]
+    x: NDArray[np.floating[Any]], mean: NDArray[np.float64], perm: NDArray[np.intp]
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float64]]:
     """Rows ``x[perm]`` as ``[c, 1, |c|^2]`` and ``[-2 c, |c|^2, 1]`` in float32 (``c``
     centred), and ``|c|``."""
@@ -127,7 +139,6 @@ def _augmented(
     a = np.empty((n, d + 2), dtype=np.float32)
     b = np.empty((n, d + 2), dtype=np.float32)
     norms = np.empty(n, dtype=np.float64)
-    mean = x.mean(axis=0, dtype=np.float64)
 
     def work(start: int, stop: int) -> None:
         for s in range(start, stop, 4096):
@@ -308,26 +319,53 @@ def _screen(
     n = a.shape[0]
     panel = max(panel, block)
     mask = np.empty(block * panel, dtype=bool)
+    dist_buf = np.empty(block * panel, dtype=np.float32)
     workers = min(n_threads(), 4)
     executor = shared_pool(workers)
     for i0 in range(0, n, block):
         i1 = min(n, i0 + block)
         for j0 in range(i0, n, panel):
-            dist = a[i0:i1] @ b[j0 : min(n, j0 + panel)].T
+            cols = b[j0 : min(n, j0 + panel)]
+            # into a reused buffer: a fresh 16 MB result per block would be page-faulted
+            # in again every time
+            dist = np.matmul(
+                a[i0:i1], cols.T, out=dist_buf[: (i1 - i0) * len(cols)].reshape(i1 - i0, -1)
+            )
             _screen_block(dist, i0, i1, j0, lists, mask, executor, workers)
 
 
+_Entries = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float32]]
+
+
 def _below(
-    dist: NDArray[np.float32], threshold: float, mask: NDArray[np.bool_], start: int, stop: int
-) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
-    """Flat positions (in ``dist``) and values of the entries <= threshold in rows start:stop."""
+    dist: NDArray[np.float32],
+    threshold: float,
+    limit: NDArray[np.float32],
+    i0: int,
+    i1: int,
+    j0: int,
+    mask: NDArray[np.bool_],
+    start: int,
+    stop: int,
+) -> tuple[_Entries, _Entries]:
+    """The entries of rows ``start:stop`` of a block that pass their rows' limits.
+
+    Returns (rows, columns, values) for the row side (rows ``i0 + r``, sorted) and for
+    the column side (rows ``j0 + c``, unsorted), in global row numbers.
+    """
     w = dist.shape[1]
     part = mask[start * w : stop * w]
     np.less_equal(dist[start:stop], threshold, out=part.reshape(stop - start, w))
     pos = np.flatnonzero(part)
     vals = dist[start:stop].reshape(-1)[pos]
-    pos += start * w
-    return pos, vals
+    r, c = np.divmod(pos, w)
+    r += i0 + start
+    c += j0
+    on_rows = vals <= limit[r]
+    on_cols = vals <= limit[c]
+    if j0 == i0:  # the diagonal block is done on the row side only
+        on_cols &= c >= i1
+    return (r[on_rows], c[on_rows], vals[on_rows]), (c[on_cols], r[on_cols], vals[on_cols])
 
 
 def _screen_block(
@@ -345,7 +383,7 @@ def _screen_block(
     Row side: rows ``i0:i1`` against columns ``j0:j0+w``; column side: rows ``j0:j0+w``
     against columns ``i0:i1`` (skipping the diagonal block, done on the row side). One
     scalar threshold (the largest limit of these rows) screens the block; the few
-    entries that pass are then tested against their own rows' limits.
+    entries that pass are then tested against their own rows' limits (in the threads).
     """
     h, w = dist.shape
     limit = lists.limit
@@ -354,30 +392,21 @@ def _screen_block(
         bounds = np.linspace(0, h, workers + 1).astype(int)
         parts = list(
             pool.map(
-                lambda ab: _below(dist, threshold, mask, ab[0], ab[1]),
+                lambda ab: _below(dist, threshold, limit, i0, i1, j0, mask, ab[0], ab[1]),
                 itertools.pairwise(bounds),
             )
         )
-        pos = np.concatenate([p for p, _ in parts])
-        vals = np.concatenate([v for _, v in parts])
     else:
-        pos, vals = _below(dist, threshold, mask, 0, h)
-    if pos.size == 0:
-        return
-    r = pos // w  # sorted
-    c = pos - r * w
-    on_rows = vals <= limit[r + i0]
-    on_cols = vals <= limit[c + j0]
-    if j0 == i0:
-        on_cols &= c >= i1 - i0
-    cr = c[on_cols]
+        parts = [_below(dist, threshold, limit, i0, i1, j0, mask, 0, h)]
+    row_rows, row_cols, row_vals = (np.concatenate([p[0][i] for p in parts]) for i in range(3))
+    col_rows, col_cols, col_vals = (np.concatenate([p[1][i] for p in parts]) for i in range(3))
     # a stable sort of small ints is a radix sort in numpy
-    order = np.argsort(cr.astype(np.int16 if w < 2**15 else np.int64), kind="stable")
-    # rows i0:i1 come before rows j0 + c (all >= i1): one sorted batch
+    order = np.argsort((col_rows - j0).astype(np.int16 if w < 2**15 else np.int64), kind="stable")
+    # rows i0:i1 (sorted) come before rows j0 + c (all >= i1): one sorted batch
     lists.append(
-        np.concatenate([r[on_rows] + i0, cr[order] + j0]),
-        np.concatenate([c[on_rows] + j0, r[on_cols][order] + i0]),
-        np.concatenate([vals[on_rows], vals[on_cols][order]]),
+        np.concatenate([row_rows, col_rows[order]]),
+        np.concatenate([row_cols, col_cols[order]]),
+        np.concatenate([row_vals, col_vals[order]]),
     )
 
 
@@ -390,17 +419,18 @@ def _decide(
     """The exact k nearest of each row from its kept candidates (positions in ``perm`` order)."""
     width = int(lists.count.max())
     vals = lists.vals[:, :width]
-    idx = lists.idx[:, :width].astype(np.intp)
+    idx = lists.idx[:, :width]
     kth = np.partition(vals, k - 1, axis=1)[:, k - 1]
-    lo = (kth - lists.tol2)[:, None]
-    hi = (kth + lists.tol2)[:, None]
-    sure = vals < lo  # certainly closer than the k-th nearest
-    band = (vals >= lo) & (vals <= hi)  # too close to the k-th to tell in float32
-    need = k - sure.sum(axis=1)
-    chosen = sure | band
-    unsure = np.flatnonzero(band.sum(axis=1) > need)
+    # certainly closer than the k-th nearest: below kth - 2 tol; certainly not: above
+    # kth + 2 tol; in between, too close to the k-th to tell in float32
+    need = k - (vals < (kth - lists.tol2)[:, None]).sum(axis=1)
+    chosen = vals <= (kth + lists.tol2)[:, None]
+    unsure = np.flatnonzero(chosen.sum(axis=1) > k)
     if unsure.size:
-        hr, hc = np.nonzero(band[unsure])
+        sub = vals[unsure]
+        lo = (kth - lists.tol2)[unsure, None]
+        band = (sub >= lo) & chosen[unsure]
+        hr, hc = np.nonzero(band)
         rows = unsure[hr]
         q, c = perm[rows], perm[idx[rows, hc]]
         exact = np.empty(rows.size, dtype=x.dtype)
@@ -418,7 +448,7 @@ def _decide(
         drop = rank >= need[rows_sorted]
         chosen[rows_sorted[drop], hc[order][drop]] = False
     # exactly k chosen per row; order them nearest first (screened distance, then index)
-    pick = np.argsort(~chosen, axis=1, kind="stable")[:, :k]
-    out = np.take_along_axis(idx, pick, axis=1)
+    pick = (np.flatnonzero(chosen) % width).reshape(-1, k)
+    out = np.take_along_axis(idx, pick, axis=1).astype(np.intp)
     near = np.lexsort((perm[out], np.take_along_axis(vals, pick, axis=1)), axis=1)
     return np.take_along_axis(out, near, axis=1)
