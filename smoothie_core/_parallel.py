@@ -85,10 +85,15 @@ def for_row_blocks(fn: Callable[[int, int], None], n_rows: int, elements: int) -
     if workers <= 1:
         fn(0, n_rows)
         return
-    bounds = np.linspace(0, n_rows, workers + 1).astype(int)
-    executor = pool(workers)
-    futures = [executor.submit(fn, int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
-    wait(futures)  # every block finishes before an error is raised
+    bounds = [int(v) for v in np.linspace(0, n_rows, workers + 1)]
+    blocks = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    # the calling thread does the first block itself instead of waiting idle
+    executor = pool(workers - 1)
+    futures = [executor.submit(fn, a, b) for a, b in blocks[1:]]
+    try:
+        fn(*blocks[0])
+    finally:
+        wait(futures)  # every block finishes before an error is raised
     for future in futures:
         future.result()  # re-raise the first error
 

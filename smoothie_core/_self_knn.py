@@ -30,7 +30,7 @@ same for the working precision), so the screening never drops a neighbour.
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -74,7 +74,7 @@ def exact_self_neighbors(
     first_bound = _sample_bound(x, mean, np.sort(sampled), k)
     perm = np.argsort(first_bound, kind="stable")
     first_bound = first_bound[perm]
-    a, b, centred_norms = _augmented(x, mean, perm)
+    b, centred_norms = _augmented(x, mean, perm)
     raw_norms = np.sqrt(np.einsum("nd,nd->n", x, x, dtype=np.float64))[perm]
     tol = (
         2.0
@@ -89,7 +89,7 @@ def exact_self_neighbors(
     # within 2 tol of the screened ones): widen by 2 tol to keep a valid bound
     bound = first_bound + tol2
     lists = _CandidateLists(n, k, bound, tol2, capacity)
-    _screen(a, b, lists, block, panel)
+    _screen(b, lists, block, panel)
     chosen = _decide(x, perm, lists, k)
     out = np.empty((n, k), dtype=np.intp)
     out[perm] = perm[chosen]
@@ -132,11 +132,13 @@ def _sample_bound(
 
 def _augmented(
     x: NDArray[np.floating[Any]], mean: NDArray[np.float64], perm: NDArray[np.intp]
-) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float64]]:
-    """Rows ``x[perm]`` as ``[c, 1, |c|^2]`` and ``[-2 c, |c|^2, 1]`` in float32 (``c``
-    centred), and ``|c|``."""
+) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+    """Rows ``x[perm]`` as ``[-2 c, |c|^2, 1]`` in float32 (``c`` centred), and ``|c|``.
+
+    The matching left factor ``[c, 1, |c|^2]`` of a block of rows is rebuilt from these
+    when needed (:func:`_left`; ``-2 c`` is exact in float32), which halves the memory.
+    """
     n, d = x.shape
-    a = np.empty((n, d + 2), dtype=np.float32)
     b = np.empty((n, d + 2), dtype=np.float32)
     norms = np.empty(n, dtype=np.float64)
 
@@ -146,18 +148,23 @@ def _augmented(
             c = x[perm[s:e]].astype(np.float64)
             c -= mean
             norms[s:e] = np.sqrt(np.einsum("nd,nd->n", c, c))
-            c32 = a[s:e, :d]
-            c32[...] = c
+            c32 = c.astype(np.float32)
             c[...] = c32  # the float32 values, for their exact squared norms
-            sq = np.einsum("nd,nd->n", c, c)
-            a[s:e, d] = 1.0
-            a[s:e, d + 1] = sq
             np.multiply(c32, -2.0, out=b[s:e, :d])
-            b[s:e, d] = sq
+            b[s:e, d] = np.einsum("nd,nd->n", c, c)
             b[s:e, d + 1] = 1.0
 
     for_row_blocks(work, n, n * d * 8)
-    return a, b, norms
+    return b, norms
+
+
+def _left(b: NDArray[np.float32], out: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``[c, 1, |c|^2]`` for rows given as ``[-2 c, |c|^2, 1]`` (written into ``out``)."""
+    d = b.shape[1] - 2
+    np.multiply(b[:, :d], -0.5, out=out[:, :d])
+    out[:, d] = 1.0
+    out[:, d + 1] = b[:, d]
+    return out
 
 
 class _CandidateLists:
@@ -304,7 +311,6 @@ def _runs(
 
 
 def _screen(
-    a: NDArray[np.float32],
     b: NDArray[np.float32],
     lists: _CandidateLists,
     block: int,
@@ -312,26 +318,44 @@ def _screen(
 ) -> None:
     """Screen the upper triangle block by block; fill ``lists``.
 
-    The BLAS product of a block uses every core; the pass that finds the few entries
-    under the threshold is numpy code on one core, so it is split by rows over a few
-    threads (the entries are put back in order, so the result does not depend on them).
+    This thread computes the BLAS products (every core) into three buffers used in
+    turn. One consumer thread screens the blocks in order: the numpy pass that finds
+    the few entries under the thresholds (split by rows over the shared pool), then
+    adding them to the lists, before the next block's pass starts. So the screening
+    overlaps the next products, and the result is the same as one block at a time.
     """
-    n = a.shape[0]
+    n = b.shape[0]
     panel = max(panel, block)
-    mask = np.empty(block * panel, dtype=bool)
-    dist_buf = np.empty(block * panel, dtype=np.float32)
+    left = np.empty((block, b.shape[1]), dtype=np.float32)
     workers = min(n_threads(), 4)
     executor = shared_pool(workers)
-    for i0 in range(0, n, block):
-        i1 = min(n, i0 + block)
-        for j0 in range(i0, n, panel):
+    tiles = [
+        (i0, min(n, i0 + block), j0) for i0 in range(0, n, block) for j0 in range(i0, n, panel)
+    ]
+    buffers = [
+        (np.empty(block * panel, dtype=np.float32), np.empty(block * panel, dtype=bool))
+        for _ in range(3)
+    ]
+    done: list[Future[None]] = []
+
+    def consume(
+        dist: NDArray[np.float32], i0: int, i1: int, j0: int, mask: NDArray[np.bool_]
+    ) -> None:
+        futures = _find(dist, i0, i1, j0, lists.limit, mask, executor, workers)
+        _add_block(lists, i0, j0, dist.shape[1], futures)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smoothie-screen") as consumer:
+        for t, (i0, i1, j0) in enumerate(tiles):
+            if j0 == i0:
+                a = _left(b[i0:i1], left[: i1 - i0])
             cols = b[j0 : min(n, j0 + panel)]
-            # into a reused buffer: a fresh 16 MB result per block would be page-faulted
-            # in again every time
-            dist = np.matmul(
-                a[i0:i1], cols.T, out=dist_buf[: (i1 - i0) * len(cols)].reshape(i1 - i0, -1)
-            )
-            _screen_block(dist, i0, i1, j0, lists, mask, executor, workers)
+            if t >= 3:
+                done[t - 3].result()  # its buffer is about to be reused
+            dist_buf, mask = buffers[t % 3]
+            dist = np.matmul(a, cols.T, out=dist_buf[: (i1 - i0) * len(cols)].reshape(i1 - i0, -1))
+            done.append(consumer.submit(consume, dist, i0, i1, j0, mask))
+        for f in done:
+            f.result()
 
 
 _Entries = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float32]]
@@ -368,36 +392,42 @@ def _below(
     return (r[on_rows], c[on_rows], vals[on_rows]), (c[on_cols], r[on_cols], vals[on_cols])
 
 
-def _screen_block(
+def _find(
     dist: NDArray[np.float32],
     i0: int,
     i1: int,
     j0: int,
-    lists: _CandidateLists,
+    limit: NDArray[np.float32],
     mask: NDArray[np.bool_],
     pool: ThreadPoolExecutor,
     workers: int,
-) -> None:
-    """Keep the entries of one block of screened distances that can be neighbours.
+) -> list[Future[tuple[_Entries, _Entries]]]:
+    """Start finding the entries of one block of screened distances that can be neighbours.
 
     Row side: rows ``i0:i1`` against columns ``j0:j0+w``; column side: rows ``j0:j0+w``
     against columns ``i0:i1`` (skipping the diagonal block, done on the row side). One
     scalar threshold (the largest limit of these rows) screens the block; the few
-    entries that pass are then tested against their own rows' limits (in the threads).
+    entries that pass are then tested against their own rows' limits.
     """
     h, w = dist.shape
-    limit = lists.limit
     threshold = float(max(limit[i0:i1].max(), limit[j0 : j0 + w].max()))
-    if workers > 1 and h * w >= 1 << 20:
-        bounds = np.linspace(0, h, workers + 1).astype(int)
-        parts = list(
-            pool.map(
-                lambda ab: _below(dist, threshold, limit, i0, i1, j0, mask, ab[0], ab[1]),
-                itertools.pairwise(bounds),
-            )
-        )
-    else:
-        parts = [_below(dist, threshold, limit, i0, i1, j0, mask, 0, h)]
+    parts = workers if h * w >= 1 << 20 else 1
+    bounds = [int(v) for v in np.linspace(0, h, parts + 1)]
+    return [
+        pool.submit(_below, dist, threshold, limit, i0, i1, j0, mask, start, stop)
+        for start, stop in itertools.pairwise(bounds)
+    ]
+
+
+def _add_block(
+    lists: _CandidateLists,
+    i0: int,
+    j0: int,
+    w: int,
+    futures: list[Future[tuple[_Entries, _Entries]]],
+) -> None:
+    """Add one block's entries (row side, then column side sorted by row) to ``lists``."""
+    parts = [f.result() for f in futures]
     row_rows, row_cols, row_vals = (np.concatenate([p[0][i] for p in parts]) for i in range(3))
     col_rows, col_cols, col_vals = (np.concatenate([p[1][i] for p in parts]) for i in range(3))
     # a stable sort of small ints is a radix sort in numpy
