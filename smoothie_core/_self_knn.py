@@ -49,23 +49,26 @@ def exact_self_neighbors(
     x: NDArray[np.floating[Any]],
     k: int,
     *,
-    block: int = 1024,
+    block: int = 2048,
     panel: int = 4096,
     sample: int = 1024,
     capacity: int = 128,
     seed: int = 0,
+    dtype: Any = None,
 ) -> NDArray[np.intp]:
     """Indices ``(n, k)`` of the ``k`` nearest rows of every row of ``x`` (itself included).
 
-    ``x`` is ``(n, d)`` float32 or float64 (the working precision of the exact
-    decision). Neighbour sets equal ``ExactNeighbors(x, dtype=x.dtype).search(x, k)``;
+    ``x`` is ``(n, d)`` float32 or float64; ``dtype`` (default ``x.dtype``) is the
+    working precision of the exact decision. Neighbour sets equal
+    ``ExactNeighbors(x, dtype=dtype).search(x, k)``;
     within a row, neighbours come nearest first up to float32 rounding. ``block``,
     ``panel``, ``sample``, ``capacity`` and ``seed`` only change the speed.
     """
     n, d = x.shape
     if not 1 <= k <= n:
         raise ValueError(f"`k` must be in [1, {n}] (the number of rows); got {k}.")
-    work_eps = float(np.finfo(x.dtype).eps) / 2
+    work = np.dtype(x.dtype if dtype is None else dtype)
+    work_eps = float(np.finfo(work).eps) / 2
     # initial bound on each row's k-th smallest distance, from a random sample of rows;
     # rows are processed in order of that bound, so the rows of a block (and of a
     # panel) have similar bounds and one threshold per block screens them all
@@ -90,7 +93,7 @@ def exact_self_neighbors(
     bound = first_bound + tol2
     lists = _CandidateLists(n, k, bound, tol2, capacity)
     _screen(b, lists, block, panel)
-    chosen = _decide(x, perm, lists, k)
+    chosen = _decide(x, perm, lists, k, work)
     out = np.empty((n, k), dtype=np.intp)
     out[perm] = perm[chosen]
     return out
@@ -442,6 +445,7 @@ def _decide(
     perm: NDArray[np.intp],
     lists: _CandidateLists,
     k: int,
+    work: np.dtype[Any],
 ) -> NDArray[np.intp]:
     """The exact k nearest of each row from its kept candidates (positions in ``perm`` order)."""
     width = int(lists.count.max())
@@ -460,11 +464,13 @@ def _decide(
         hr, hc = np.nonzero(band)
         rows = unsure[hr]
         q, c = perm[rows], perm[idx[rows, hc]]
-        exact = np.empty(rows.size, dtype=x.dtype)
+        exact = np.empty(rows.size, dtype=work)
         step = max(1, (1 << 20) // max(x.shape[1], 1))
         for s in range(0, rows.size, step):
             # the same expression as ExactNeighbors._rerank, so the same rounding
-            diff = x[c[s : s + step]] - x[q[s : s + step]]
+            diff = np.asarray(x[c[s : s + step]], dtype=work) - np.asarray(
+                x[q[s : s + step]], dtype=work
+            )
             exact[s : s + step] = np.square(diff).sum(axis=-1)
         order = np.lexsort((c, exact, rows))  # by row, then distance, then row index
         rows_sorted = rows[order]

@@ -208,8 +208,9 @@ class Smoothie:
         self._deltas = np.concatenate([self._deltas, sample_deltas(outputs)])
         if inputs is not None:
             assert self._inputs is not None
-            new_inputs = np.asarray(inputs, dtype=self._inputs.dtype)
-            self._inputs = np.concatenate([self._inputs, new_inputs])
+            storage = np.promote_types(self._inputs.dtype, self._storage_dtype(inputs))
+            new_inputs = np.asarray(inputs, dtype=storage)
+            self._inputs = np.concatenate([self._inputs.astype(storage, copy=False), new_inputs])
             if self._index is not None:
                 self._index.add(new_inputs)
         self._invalidate()
@@ -356,7 +357,11 @@ class Smoothie:
 
     @property
     def input_embeddings_(self) -> NDArray[np.floating[Any]] | None:
-        """Fitted input embeddings ``(n_samples, dim_in)``, or None if fitted without."""
+        """Fitted input embeddings ``(n_samples, dim_in)``, or None if fitted without.
+
+        Kept in their own precision when that is float32 (also under ``dtype=float64``:
+        lossless, half the memory; distances are still computed in ``dtype``).
+        """
         self._require_fitted()
         return None if self._inputs is None else _readonly(self._inputs)
 
@@ -397,6 +402,7 @@ class Smoothie:
             "candidate_names": self._names,
             "output_dim": self._output_dim,
             "n_samples": self.n_samples_,
+            "dtype": np.dtype(self.dtype).name,
         }
         arrays: dict[str, NDArray[Any]] = {"sample_deltas": self._deltas}
         if self._inputs is not None:
@@ -441,8 +447,14 @@ class Smoothie:
             problems.append(f"output_dim {output_dim!r} is invalid")
         if problems:
             raise StateFileError(f"{where} is not a valid Smoothie state: " + "; ".join(problems))
+        saved_dtype = header.get("dtype")  # absent in older files: the inputs' dtype
+        if saved_dtype not in (None, "float32", "float64"):
+            raise StateFileError(f"{where} is not a valid Smoothie state: dtype {saved_dtype!r}")
         try:
-            dtype = np.float64 if inputs is None else inputs.dtype
+            if saved_dtype is not None:
+                dtype: Any = np.dtype(saved_dtype)
+            else:
+                dtype = np.float64 if inputs is None else inputs.dtype
             est = cls(
                 n_neighbors, max_samples=max_samples, neighbor_index=neighbor_index, dtype=dtype
             )
@@ -496,11 +508,19 @@ class Smoothie:
         output_dim: int,
     ) -> None:
         self._deltas = np.ascontiguousarray(deltas, dtype=np.float64)
-        self._inputs = None if inputs is None else copy_as(inputs, self.dtype)
+        self._inputs = None if inputs is None else copy_as(inputs, self._storage_dtype(inputs))
         self._names = list(names)
         self._output_dim = int(output_dim)
         self._index = None
         self._invalidate()
+
+    def _storage_dtype(self, inputs: NDArray[Any]) -> np.dtype[Any]:
+        """Stored precision of input embeddings: ``dtype``, except that float32 (or
+        smaller) inputs stay float32 under ``dtype=float64`` (lossless, half the memory;
+        every distance is still computed in ``dtype``)."""
+        if np.dtype(self.dtype) == np.float32 or inputs.dtype.itemsize <= 4:
+            return np.dtype(np.float32)
+        return np.dtype(np.float64)
 
     def _invalidate(self) -> None:
         self._weights = None
@@ -542,7 +562,7 @@ class Smoothie:
             self._index = index
         assert self._inputs is not None
         return np.asarray(
-            self._index.search(np.asarray(queries, dtype=self._inputs.dtype), k), dtype=np.intp
+            self._index.search(np.asarray(queries, dtype=self.dtype), k), dtype=np.intp
         )
 
     def _is_fitted(self) -> bool:

@@ -230,7 +230,10 @@ def exact_self_neighbors(
     from smoothie_core import _self_knn
 
     dt = _check_dtype(dtype)
-    x = np.ascontiguousarray(vectors, dtype=dt)
+    x = np.asarray(vectors)
+    # float32 rows are used as they are under dtype=float64 (exact), else converted
+    keep = x.dtype == np.float32 and dt == np.float64
+    x = np.ascontiguousarray(x, dtype=np.float32 if keep else dt)
     if x.ndim != 2 or x.shape[1] == 0:
         raise ValueError(f"`vectors` must have shape (n, dim) with dim >= 1; got shape {x.shape}.")
     n = x.shape[0]
@@ -240,7 +243,7 @@ def exact_self_neighbors(
         raise ValueError("`vectors` must be finite; got NaN or inf.")
     if n < _self_knn.MIN_ROWS:
         return ExactNeighbors(x, dtype=dt).search(x, int(k))
-    return _self_knn.exact_self_neighbors(x, int(k))
+    return _self_knn.exact_self_neighbors(x, int(k), dtype=dt)
 
 
 #: Pool size (rows) from which :class:`AutoNeighbors` switches from exact to approximate

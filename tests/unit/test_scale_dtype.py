@@ -58,6 +58,7 @@ def test_float32_matches_float64_on_minilm_embeddings(alpaca_eval_dir: Path, k: 
 
 def test_float32_state_memory_and_contents() -> None:
     outputs, inputs = _synthetic()
+    inputs = inputs.astype(np.float64)  # float64 embeddings: the default keeps float64
     ref = Smoothie(5).fit(outputs, inputs)
     f32 = Smoothie(5, dtype=np.float32).fit(outputs, inputs)
     assert ref.input_embeddings_ is not None and f32.input_embeddings_ is not None
@@ -86,7 +87,7 @@ def test_save_load_round_trip_is_bitwise(tmp_path: Path, dtype: type) -> None:
     est = Smoothie(5, dtype=dtype).fit(outputs, inputs)
     loaded = Smoothie.load(est.save(tmp_path / "state.npz"))
     assert loaded.input_embeddings_ is not None and est.input_embeddings_ is not None
-    assert loaded.input_embeddings_.dtype == dtype
+    assert loaded.input_embeddings_.dtype == est.input_embeddings_.dtype == np.float32
     assert loaded.input_embeddings_.tobytes() == est.input_embeddings_.tobytes()
     assert loaded.sample_deltas_.tobytes() == est.sample_deltas_.tobytes()
     assert loaded.weights_.tobytes() == est.weights_.tobytes()
@@ -99,3 +100,35 @@ def test_dtype_validation_and_repr() -> None:
         Smoothie(dtype=np.float16).fit(outputs)
     assert repr(Smoothie(3, dtype=np.float32)) == "Smoothie(n_neighbors=3, dtype=float32)"
     assert repr(Smoothie(3)) == "Smoothie(n_neighbors=3)"
+
+
+def test_float32_inputs_are_stored_as_float32_under_float64_without_changing_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """float32 embeddings (what MiniLM returns) are kept as float32 by the float64
+    estimator: half the memory, and every result equals fitting their float64 copy."""
+    from smoothie_core import _self_knn
+
+    monkeypatch.setattr(_self_knn, "MIN_ROWS", 1)  # the all-pairs search, too
+    outputs, x32 = _synthetic()
+    x64 = x32.astype(np.float64)
+    a = Smoothie(7).fit(outputs, x32)
+    b = Smoothie(7).fit(outputs, x64)
+    assert a.input_embeddings_ is not None and a.input_embeddings_.dtype == np.float32
+    assert b.input_embeddings_ is not None and b.input_embeddings_.dtype == np.float64
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    q = np.random.default_rng(1).normal(size=(20, 24))  # float64 queries are not rounded
+    np.testing.assert_array_equal(a.predict_weights(q), b.predict_weights(q))
+    # float64 rows appended later: the stored inputs become float64, nothing is rounded
+    a.partial_fit(outputs[:50], x64[:50] + 1e-9)
+    b.partial_fit(outputs[:50], x64[:50] + 1e-9)
+    assert a.input_embeddings_ is not None and a.input_embeddings_.dtype == np.float64
+    np.testing.assert_array_equal(a.input_embeddings_, b.input_embeddings_)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    # the estimator's precision survives a save/load round trip
+    c = Smoothie(7).fit(outputs, x32)
+    c.save(tmp_path / "s.npz")
+    loaded = Smoothie.load(tmp_path / "s.npz")
+    assert np.dtype(loaded.dtype) == np.float64
+    assert loaded.input_embeddings_ is not None and loaded.input_embeddings_.dtype == np.float32
+    np.testing.assert_array_equal(loaded.predict_weights(q), c.predict_weights(q))

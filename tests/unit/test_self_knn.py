@@ -148,9 +148,9 @@ def test_public_function_large_inputs_use_the_all_pairs_search(
     used: list[int] = []
     original = _self_knn.exact_self_neighbors
 
-    def spy(x: np.ndarray, k: int) -> np.ndarray:
+    def spy(x: np.ndarray, k: int, **kwargs: Any) -> np.ndarray:
         used.append(k)
-        return original(x, k)
+        return original(x, k, **kwargs)
 
     monkeypatch.setattr(_self_knn, "exact_self_neighbors", spy)
     x = gaussian(_self_knn.MIN_ROWS, 4, seed=12)
@@ -185,3 +185,10 @@ def test_smoothie_local_weights_agree_with_the_query_by_query_search(
     fast = Smoothie(n_neighbors=9).fit(lam, x).weights_
     slow = Smoothie(n_neighbors=9, neighbor_index=ExactNeighbors).fit(lam, x).weights_
     np.testing.assert_allclose(fast, slow, rtol=1e-12)
+
+
+def test_float32_rows_with_float64_decisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_self_knn, "MIN_ROWS", 1)
+    x = np.round(gaussian(300, 6, seed=14), 1).astype(np.float32)  # ties
+    got = exact_self_neighbors(x, 9)  # dtype=float64: rows kept as float32, exact in float64
+    np.testing.assert_array_equal(np.sort(got, axis=1), reference_sets(x, 9, np.float64))
