@@ -21,7 +21,8 @@ weights tie within its float32 precision; such rows are counted and reported) an
 largest relative weight difference is reported. The script exits with status 1 if a
 selection differs.
 
-Run (the full run takes roughly 10-20 minutes on 2 busy shared cores)::
+Run (the full run takes about 4 minutes on 2 busy shared cores; on this machine unset
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for the command, see the README)::
 
     .venv/bin/python benchmarks/bench_estimator.py            # -> results/bench_estimator.json
     .venv/bin/python benchmarks/bench_estimator.py --quick    # smoke run, ~1 minute

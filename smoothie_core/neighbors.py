@@ -12,6 +12,10 @@ Smoothie-Local needs, for each query input, the ``k`` nearest fitted inputs
   installed), approximate above. This is what :class:`~smoothie_core.Smoothie` uses by
   default, so small pools are always searched exactly.
 
+For n queries against the same n rows (test-time Smoothie-Local, ``Smoothie.weights_``)
+:func:`exact_self_neighbors` is the exact all-pairs search: float32 screening on half of
+the symmetric distance matrix with a rigorous error bound, near-ties decided exactly.
+
 ``AUTO_THRESHOLD`` was measured with ``benchmarks/bench_scale.py`` (see the README's
 "Scale" section): from 10,000 samples (d = 384) exact float64 search of one query takes
 more than a millisecond on a busy 2-core machine (1.5 ms; 6 ms at 20,000, 26 ms at
