@@ -382,7 +382,11 @@ def _below(
     np.less_equal(dist[start:stop], threshold, out=part.reshape(stop - start, w))
     pos = np.flatnonzero(part)
     vals = dist[start:stop].reshape(-1)[pos]
-    r, c = np.divmod(pos, w)
+    if w & (w - 1) == 0:  # a power of two (every full panel): shift and mask
+        shift = w.bit_length() - 1
+        r, c = pos >> shift, pos & (w - 1)
+    else:
+        r, c = np.divmod(pos, w)
     r += i0 + start
     c += j0
     on_rows = vals <= limit[r]
