@@ -11,10 +11,11 @@ keeps it exact:
    first). That is a quarter of the float64 work of the full matrix.
 2. **A running bound per row.** Each row keeps the screened distances at or below
    ``R + 2 tol``, where ``R`` is an upper bound on its k-th smallest screened distance
-   (first from a sample of columns, then the k-th smallest value it has kept, refreshed
-   whenever its list doubles) and ``tol`` bounds the float32 error. Only a handful of
-   entries per block pass the test, so the cost is the BLAS product plus two
-   comparisons per entry.
+   (first from a sample of rows, then the k-th smallest value it has kept, refreshed
+   whenever its list has grown by half) and ``tol`` bounds the float32 error. Only a
+   handful of entries per block pass, so the cost is the BLAS product plus one
+   comparison per entry; the screening of a block runs in a second thread while BLAS
+   computes the next one.
 3. **Exact decision of the boundary.** A kept entry more than ``2 tol`` below the k-th
    smallest screened distance is certainly a neighbour, one more than ``2 tol`` above
    it certainly not; the few in between are decided on ``|x - y|^2`` computed in the
@@ -24,7 +25,9 @@ keeps it exact:
 
 ``tol`` is a rigorous bound (``2 (d + 8) u (|x_i| + max |x|)^2`` for the float32
 product, the standard ``gamma_d`` dot-product bound with a safety factor of 2, plus the
-same for the working precision), so the screening never drops a neighbour.
+same for the working precision; the factor also covers the float32 rounding of the
+bounds themselves), so the screening never drops a neighbour. Measured: 12.4 s for
+100,000 rows of d = 384 on 2 cores (``benchmarks/bench_estimator.py``).
 """
 
 from __future__ import annotations
