@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,21 +170,15 @@ class SmoothieSelector(BaseSelector):
         def call(name: str, query: str) -> str:
             return settle_response(engines[name].query(query))[1]
 
-        answers, errors = run_grid(
-            list(calibration_queries),
+        return cls._calibrate(
             names,
             call,
-            max_concurrency=max_concurrency,
-            show_progress=show_progress,
-        )
-        return cls.from_answers(
-            names,
             calibration_queries,
-            answers,
-            n_neighbors=n_neighbors,
-            embedder=embedder,
-            default=default,
-            calibration_errors=errors,
+            n_neighbors,
+            embedder,
+            default,
+            max_concurrency,
+            show_progress,
         )
 
     @classmethod
@@ -206,22 +200,15 @@ class SmoothieSelector(BaseSelector):
         async def call(name: str, query: str) -> str:
             return (await asettle_response(await engines[name].aquery(query)))[1]
 
-        answers, errors = await arun_grid(
-            list(calibration_queries),
+        return await cls._acalibrate(
             names,
             call,
-            max_concurrency=max_concurrency,
-            show_progress=show_progress,
-        )
-        return await asyncio.to_thread(
-            cls.from_answers,
-            names,
             calibration_queries,
-            answers,
-            n_neighbors=n_neighbors,
-            embedder=embedder,
-            default=default,
-            calibration_errors=errors,
+            n_neighbors,
+            embedder,
+            default,
+            max_concurrency,
+            show_progress,
         )
 
     @classmethod
@@ -243,21 +230,15 @@ class SmoothieSelector(BaseSelector):
         def call(name: str, query: str) -> str:
             return nodes_text(retrievers[name].retrieve(query))
 
-        answers, errors = run_grid(
-            list(calibration_queries),
+        return cls._calibrate(
             names,
             call,
-            max_concurrency=max_concurrency,
-            show_progress=show_progress,
-        )
-        return cls.from_answers(
-            names,
             calibration_queries,
-            answers,
-            n_neighbors=n_neighbors,
-            embedder=embedder,
-            default=default,
-            calibration_errors=errors,
+            n_neighbors,
+            embedder,
+            default,
+            max_concurrency,
+            show_progress,
         )
 
     @classmethod
@@ -279,6 +260,61 @@ class SmoothieSelector(BaseSelector):
         async def call(name: str, query: str) -> str:
             return nodes_text(await retrievers[name].aretrieve(query))
 
+        return await cls._acalibrate(
+            names,
+            call,
+            calibration_queries,
+            n_neighbors,
+            embedder,
+            default,
+            max_concurrency,
+            show_progress,
+        )
+
+    @classmethod
+    def _calibrate(
+        cls,
+        names: list[str],
+        call: Callable[[str, str], str],
+        calibration_queries: Sequence[str],
+        n_neighbors: NNeighbors,
+        embedder: Embedder | BaseEmbedding | None,
+        default: str | None,
+        max_concurrency: int,
+        show_progress: bool,
+    ) -> SmoothieSelector:
+        """Collect every tool's answer to every calibration query with ``call``, then
+        calibrate (shared by the query-engine and retriever constructors)."""
+        answers, errors = run_grid(
+            list(calibration_queries),
+            names,
+            call,
+            max_concurrency=max_concurrency,
+            show_progress=show_progress,
+        )
+        return cls.from_answers(
+            names,
+            calibration_queries,
+            answers,
+            n_neighbors=n_neighbors,
+            embedder=embedder,
+            default=default,
+            calibration_errors=errors,
+        )
+
+    @classmethod
+    async def _acalibrate(
+        cls,
+        names: list[str],
+        call: Callable[[str, str], Awaitable[str]],
+        calibration_queries: Sequence[str],
+        n_neighbors: NNeighbors,
+        embedder: Embedder | BaseEmbedding | None,
+        default: str | None,
+        max_concurrency: int,
+        show_progress: bool,
+    ) -> SmoothieSelector:
+        """Async :meth:`_calibrate` (embedding and fitting run in a worker thread)."""
         answers, errors = await arun_grid(
             list(calibration_queries),
             names,
