@@ -56,6 +56,25 @@ def embedder_check(data: Path) -> dict[str, float]:
     return res
 
 
+def random_pools(common: list[str], seed: int) -> list[str]:
+    """Arguments for 10 random 5-model pools (seeded), without the style/gamed variants."""
+    return [
+        *common,
+        "--random-ensembles",
+        "10",
+        "--ensemble-size",
+        "5",
+        "--seed",
+        str(seed),
+        "--exclude",
+        "*_concise",
+        "--exclude",
+        "*_verbose",
+        "--exclude",
+        "gpt4_gamed",
+    ]
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     default = Path(os.environ.get("SMOOTHIE_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -93,19 +112,7 @@ def main() -> int:
     )
     rc |= smoothie(
         [
-            *common,
-            "--random-ensembles",
-            "10",
-            "--ensemble-size",
-            "5",
-            "--seed",
-            "0",
-            "--exclude",
-            "*_concise",
-            "--exclude",
-            "*_verbose",
-            "--exclude",
-            "gpt4_gamed",
+            *random_pools(common, 0),
             "--json",
             str(OUT / "alpaca_eval_random.json"),
             "--plot",
@@ -116,25 +123,7 @@ def main() -> int:
     seeds: dict[str, object] = {}
     for seed in range(5):
         path = OUT / f"alpaca_eval_random_seed{seed}.json"
-        rc |= smoothie(
-            [
-                *common,
-                "--random-ensembles",
-                "10",
-                "--ensemble-size",
-                "5",
-                "--seed",
-                str(seed),
-                "--exclude",
-                "*_concise",
-                "--exclude",
-                "*_verbose",
-                "--exclude",
-                "gpt4_gamed",
-                "--json",
-                str(path),
-            ]
-        )
+        rc |= smoothie([*random_pools(common, seed), "--json", str(path)])
         res = json.loads(path.read_text())
         path.unlink()
         seeds[str(seed)] = {"mean": res["mean"], "summary": res["summary"]}
