@@ -75,12 +75,11 @@ def exact_self_neighbors(
     # initial bound on each row's k-th smallest distance, from a random sample of rows;
     # rows are processed in order of that bound, so the rows of a block (and of a
     # panel) have similar bounds and one threshold per block screens them all
-    mean = x.mean(axis=0, dtype=np.float64)
+    b, centred_norms = _augmented(x, x.mean(axis=0, dtype=np.float64))
     sampled = np.random.default_rng(seed).choice(n, size=min(n, max(2 * k, sample)), replace=False)
-    first_bound = _sample_bound(x, mean, np.sort(sampled), k)
+    first_bound = _sample_bound(b, np.sort(sampled), k)
     perm = np.argsort(first_bound, kind="stable")
-    first_bound = first_bound[perm]
-    b, centred_norms = _augmented(x, mean, perm)
+    b, centred_norms, first_bound = b[perm], centred_norms[perm], first_bound[perm]
     raw_norms = np.sqrt(np.einsum("nd,nd->n", x, x, dtype=np.float64))[perm]
     tol = (
         2.0
@@ -102,41 +101,28 @@ def exact_self_neighbors(
     return out
 
 
-def _sample_bound(
-    x: NDArray[np.floating[Any]], mean: NDArray[np.float64], sampled: NDArray[np.intp], k: int
-) -> NDArray[np.float32]:
+def _sample_bound(b: NDArray[np.float32], sampled: NDArray[np.intp], k: int) -> NDArray[np.float32]:
     """Each row's k-th smallest screened squared distance to the rows ``sampled``.
 
-    Computed like the screening (centred rows, one float32 product on augmented rows),
-    so it is within ``tol`` of the true value.
+    Computed exactly like the screening (rows ``b`` from :func:`_augmented`), so it is
+    within ``tol`` of the true value.
     """
-    n, d = x.shape
-    ref = (x[sampled].astype(np.float64) - mean).astype(np.float32)
-    ref64 = ref.astype(np.float64)
-    right = np.empty((ref.shape[0], d + 2), dtype=np.float32)
-    np.multiply(ref, -2.0, out=right[:, :d])
-    right[:, d] = np.einsum("nd,nd->n", ref64, ref64)
-    right[:, d + 1] = 1.0
+    n = b.shape[0]
+    right = b[sampled]
     out = np.empty(n, dtype=np.float32)
     # one chunk at a time: the product already uses every core
-    left = np.empty((min(4096, n), d + 2), dtype=np.float32)
+    left = np.empty((min(4096, n), b.shape[1]), dtype=np.float32)
     for s in range(0, n, 4096):
         e = min(n, s + 4096)
-        c = x[s:e].astype(np.float64)
-        c -= mean
-        rows = left[: e - s]
-        rows[:, :d] = c
-        c[...] = rows[:, :d]
-        rows[:, d] = 1.0
-        rows[:, d + 1] = np.einsum("nd,nd->n", c, c)
+        rows = _left(b[s:e], left[: e - s])
         out[s:e] = np.partition(rows @ right.T, k - 1, axis=1)[:, k - 1]
     return out
 
 
 def _augmented(
-    x: NDArray[np.floating[Any]], mean: NDArray[np.float64], perm: NDArray[np.intp]
+    x: NDArray[np.floating[Any]], mean: NDArray[np.float64]
 ) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
-    """Rows ``x[perm]`` as ``[-2 c, |c|^2, 1]`` in float32 (``c`` centred), and ``|c|``.
+    """Rows of ``x`` as ``[-2 c, |c|^2, 1]`` in float32 (``c`` centred), and ``|c|``.
 
     The matching left factor ``[c, 1, |c|^2]`` of a block of rows is rebuilt from these
     when needed (:func:`_left`; ``-2 c`` is exact in float32), which halves the memory.
@@ -148,7 +134,7 @@ def _augmented(
     def work(start: int, stop: int) -> None:
         for s in range(start, stop, 4096):
             e = min(stop, s + 4096)
-            c = x[perm[s:e]].astype(np.float64)
+            c = x[s:e].astype(np.float64)
             c -= mean
             norms[s:e] = np.sqrt(np.einsum("nd,nd->n", c, c))
             c32 = c.astype(np.float32)
@@ -246,11 +232,7 @@ class _CandidateLists:
         pos = held[slot] + rank
         allv[slot, pos] = vals[src]
         alli[slot, pos] = cols[src]
-        kth = np.partition(allv, self.k - 1, axis=1)[:, self.k - 1]
-        self.bound[uniq] = np.minimum(self.bound[uniq], kth)
-        limit = self.bound[uniq] + self.tol2[uniq]
-        self.limit[uniq] = limit
-        keep = allv <= limit[:, None]
+        keep = self._tighten(uniq, allv)
         kept = int(keep.sum(axis=1).max())
         if kept > self.cap:  # many exact ties at the k-th place (duplicates)
             self._grow(max(2 * self.cap, kept))
@@ -263,17 +245,22 @@ class _CandidateLists:
 
     def refresh(self, rows: NDArray[np.intp]) -> None:
         """Bound = min(bound, k-th smallest held value); drop entries above the new limit."""
-        k = self.k
-        rows = rows[self.count[rows] >= k]
+        rows = rows[self.count[rows] >= self.k]
         if rows.size == 0:
             return
         width = int(self.count[rows].max())
         vals = self.vals[rows, :width]
-        kth = np.partition(vals, k - 1, axis=1)[:, k - 1]
+        self._pack(rows, vals, self.idx[rows, :width], self._tighten(rows, vals))
+
+    def _tighten(self, rows: NDArray[np.intp], vals: NDArray[np.float32]) -> NDArray[np.bool_]:
+        """Lower the rows' bounds to the k-th smallest of ``vals`` (one row per ``rows``);
+        return which entries are still within the new limits."""
+        kth = np.partition(vals, self.k - 1, axis=1)[:, self.k - 1]
         self.bound[rows] = np.minimum(self.bound[rows], kth)
         limit = self.bound[rows] + self.tol2[rows]
         self.limit[rows] = limit
-        self._pack(rows, vals, self.idx[rows, :width], vals <= limit[:, None])
+        keep: NDArray[np.bool_] = vals <= limit[:, None]
+        return keep
 
     def _pack(
         self,

@@ -132,3 +132,35 @@ def test_float32_inputs_are_stored_as_float32_under_float64_without_changing_res
     assert np.dtype(loaded.dtype) == np.float64
     assert loaded.input_embeddings_ is not None and loaded.input_embeddings_.dtype == np.float32
     np.testing.assert_array_equal(loaded.predict_weights(q), c.predict_weights(q))
+
+
+def _rewrite_header(path: Path, **changes: object) -> None:
+    from smoothie_core import _io
+    from smoothie_core.estimator import _FORMAT, _FORMAT_VERSION
+
+    header, arrays = _io.load_arrays(path, _FORMAT, _FORMAT_VERSION)
+    for key, value in changes.items():
+        if value is None:
+            header.pop(key, None)
+        else:
+            header[key] = value
+    _io.save_arrays(path, header, arrays)
+
+
+def test_state_files_without_a_dtype_take_the_inputs_precision(tmp_path: Path) -> None:
+    """Files written before the header recorded the estimator's precision still load."""
+    outputs, inputs = _synthetic()
+    for stored, expected in ((inputs, np.float32), (inputs.astype(np.float64), np.float64)):
+        path = Smoothie(5).fit(outputs, stored).save(tmp_path / "old.npz")
+        _rewrite_header(path, dtype=None)
+        assert np.dtype(Smoothie.load(path).dtype) == expected
+
+
+def test_state_file_with_a_bad_dtype_is_rejected(tmp_path: Path) -> None:
+    from smoothie_core.exceptions import StateFileError
+
+    outputs, inputs = _synthetic()
+    path = Smoothie(5).fit(outputs, inputs).save(tmp_path / "s.npz")
+    _rewrite_header(path, dtype="float16")
+    with pytest.raises(StateFileError, match=r"is not a valid Smoothie state: dtype 'float16'"):
+        Smoothie.load(path)

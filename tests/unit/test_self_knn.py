@@ -192,3 +192,11 @@ def test_float32_rows_with_float64_decisions(monkeypatch: pytest.MonkeyPatch) ->
     x = np.round(gaussian(300, 6, seed=14), 1).astype(np.float32)  # ties
     got = exact_self_neighbors(x, 9)  # dtype=float64: rows kept as float32, exact in float64
     np.testing.assert_array_equal(np.sort(got, axis=1), reference_sets(x, 9, np.float64))
+
+
+@pytest.mark.parametrize("k", [0, 6])
+def test_internal_search_checks_k(k: int) -> None:
+    with pytest.raises(
+        ValueError, match=rf"`k` must be in \[1, 5\] \(the number of rows\); got {k}"
+    ):
+        _self_knn.exact_self_neighbors(gaussian(5, 2), k)
