@@ -14,8 +14,9 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-from langchain_smoothie import ScriptedChatModel, SmoothieRouter
+from langchain_smoothie import SmoothieRouter
 from smoothie_core import HashingEmbedder
+from tests.scripted import greeting_candidates
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -27,14 +28,6 @@ CALIBRATION = [
 ]
 
 
-def _candidates() -> list[ScriptedChatModel]:
-    return [
-        ScriptedChatModel(model_name="a", default_answer="Hello! How can I help you today?"),
-        ScriptedChatModel(model_name="b", default_answer="Hi! How can I help you?"),
-        ScriptedChatModel(model_name="c", default_answer="Hello there, what do you need?"),
-    ]
-
-
 class TestSmoothieRouterSelectIntegration(ChatModelIntegrationTests):
     @property
     def chat_model_class(self) -> type[SmoothieRouter]:
@@ -42,7 +35,7 @@ class TestSmoothieRouterSelectIntegration(ChatModelIntegrationTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"models": _candidates(), "embedder": HashingEmbedder(), "mode": "select"}
+        return {"models": greeting_candidates(), "embedder": HashingEmbedder(), "mode": "select"}
 
     @property
     def returns_usage_metadata(self) -> bool:
@@ -77,7 +70,7 @@ class TestSmoothieRouterRouteIntegration(ChatModelIntegrationTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"models": _candidates(), "embedder": HashingEmbedder(), "mode": "route"}
+        return {"models": greeting_candidates(), "embedder": HashingEmbedder(), "mode": "route"}
 
     @pytest.fixture
     def model(self, request: Any) -> BaseChatModel:

@@ -7,18 +7,11 @@ from typing import Any
 import pytest
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from langchain_smoothie import ScriptedChatModel, SmoothieRouter
+from langchain_smoothie import SmoothieRouter
 from smoothie_core import HashingEmbedder
+from tests.scripted import greeting_candidates
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-def _candidates() -> list[ScriptedChatModel]:
-    return [
-        ScriptedChatModel(model_name="a", default_answer="Hello! How can I help you today?"),
-        ScriptedChatModel(model_name="b", default_answer="Hi! How can I help you?"),
-        ScriptedChatModel(model_name="c", default_answer="Hello there, what do you need?"),
-    ]
 
 
 class TestSmoothieRouterSelectUnit(ChatModelUnitTests):
@@ -28,7 +21,7 @@ class TestSmoothieRouterSelectUnit(ChatModelUnitTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"models": _candidates(), "embedder": HashingEmbedder(), "mode": "select"}
+        return {"models": greeting_candidates(), "embedder": HashingEmbedder(), "mode": "select"}
 
 
 class TestSmoothieRouterRouteUnit(ChatModelUnitTests):
@@ -38,4 +31,4 @@ class TestSmoothieRouterRouteUnit(ChatModelUnitTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"models": _candidates(), "embedder": HashingEmbedder(), "mode": "route"}
+        return {"models": greeting_candidates(), "embedder": HashingEmbedder(), "mode": "route"}
