@@ -9,7 +9,7 @@ import pytest
 from llama_index.core.query_engine import RouterQueryEngine
 
 from llamaindex_smoothie import SmoothieQueryEngine, SmoothieSelector
-from tests.unit.test_llamaindex_fakes import (
+from tests.support.llamaindex import (
     BAD_TOPIC,
     CALIBRATION,
     HELD_OUT,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from smoothie_core import Router, Smoothie
 from smoothie_core.diagnostics import ReliabilityWarning, diagnose_outputs
-from tests.planted import as_texts, crowd_pool, independent_pool
+from tests.support.planted import as_texts, crowd_pool, independent_pool
 
 NAMES = ["m0", "m1", "m2", "m3", "m4"]
 SEEDS = st.integers(min_value=0, max_value=10_000)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import llamaindex_smoothie
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_public_names_are_pinned() -> None:

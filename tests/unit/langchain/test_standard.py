@@ -9,7 +9,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 
 from langchain_smoothie import SmoothieRouter
 from smoothie_core import HashingEmbedder
-from tests.scripted import greeting_candidates
+from tests.support.langchain import greeting_candidates
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from smoothie_core.cli import main
-from tests.unit._alpaca_fixture import ANNOTATOR, make_results
+from tests.support.alpaca import ANNOTATOR, make_results
 
 
 def _run(results: Path, tmp_path: Path, *extra: str) -> int:

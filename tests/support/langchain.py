@@ -1,4 +1,4 @@
-"""Scripted LangChain candidates shared by the langchain-tests suites (unit and integration)."""
+"""Scripted LangChain candidates shared by the tests (the langchain-tests suites, unit and integration)."""
 
 from __future__ import annotations
 

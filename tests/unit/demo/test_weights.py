@@ -19,7 +19,7 @@ from langchain_smoothie.demo.weights import (
     locate_weights,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHUNKS = [b"GGUF" + bytes(range(60)), bytes(range(200, 256)) * 3, b"tail-of-the-model"]
 
 

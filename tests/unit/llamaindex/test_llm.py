@@ -12,7 +12,7 @@ from llama_index.core.llms import LLM
 
 from llamaindex_smoothie import SmoothieLLM
 from smoothie_core import HashingEmbedder, NotFittedError
-from tests.unit.test_llamaindex_fakes import (
+from tests.support.llamaindex import (
     BAD_TOPIC,
     CALIBRATION,
     HELD_OUT,

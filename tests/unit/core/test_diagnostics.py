@@ -16,7 +16,7 @@ from smoothie_core.diagnostics import (
     mean_pairwise_sq_distances,
 )
 from smoothie_core.triplet import sample_deltas
-from tests.planted import crowd_pool, independent_pool
+from tests.support.planted import crowd_pool, independent_pool
 
 
 def test_outlier_score_follows_the_documented_ramp() -> None:

@@ -3,7 +3,7 @@
 A small "world" of four topics with templated questions and known answers. Every
 scripted candidate answers correctly (in its own style) except on one topic, where it
 rambles about something unrelated. Smoothie never sees these labels; the tests use
-them to check its choices. The tests at the bottom check the fakes themselves.
+them to check its choices. tests/unit/llamaindex/test_fakes.py checks the fakes themselves.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import pytest
 from llama_index.core.base.llms.types import (
     ChatMessage,
     CompletionResponse,
@@ -228,30 +227,3 @@ def scripted_chat_llm(name: str, calls: list[str] | None = None) -> MockFunction
         return ChatMessage(role="assistant", content=scripted_answer(name, _question_in(text)))
 
     return MockFunctionCallingLLM(response_generator=respond)
-
-
-# ----------------------------------------------------------- tests of the fakes
-def test_world_has_one_bad_candidate_per_topic() -> None:
-    for topic in TOPICS:
-        q = QUESTIONS[topic][0]
-        bad = [n for n in STYLES if scripted_answer(n, q) == RAMBLES[n]]
-        assert bad == [n for n, t in BAD_TOPIC.items() if t == topic]
-    assert len(CALIBRATION) == 24
-    assert len(HELD_OUT) == 8
-    assert not set(CALIBRATION) & set(HELD_OUT)
-
-
-def test_scripted_engine_counts_and_fails() -> None:
-    tools, engines = engine_tools(failing=["beta"])
-    q = QUESTIONS["math"][0]
-    assert "equals" in str(tools[0].query_engine.query(q))
-    assert engines["alpha"].calls == [q]
-    with pytest.raises(ConnectionError, match="beta is down"):
-        tools[1].query_engine.query(q)
-
-
-def test_scripted_chat_llm_answers_from_script() -> None:
-    llm = scripted_chat_llm("gamma")
-    q = QUESTIONS["geography"][0]
-    reply = llm.chat([ChatMessage(role="user", content=q)])
-    assert reply.message.content == "Answer: The capital city of France is Paris."

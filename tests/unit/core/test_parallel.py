@@ -12,7 +12,7 @@ import pytest
 
 from smoothie_core import Smoothie, _parallel
 from smoothie_core.triplet import sample_deltas, weights_from_deltas
-from tests.oracle import oracle_weights
+from tests.support.oracle import oracle_weights
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from smoothie_core.evaluation import (
     load_model,
     load_models,
 )
-from tests.unit._alpaca_fixture import ANNOTATOR, QUESTIONS, make_results, write_model
+from tests.support.alpaca import ANNOTATOR, QUESTIONS, make_results, write_model
 
 
 def test_list_models_needs_both_files(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from smoothie_core import NotFittedError, Smoothie
 from smoothie_core.triplet import sample_deltas, select_best, weights_from_deltas
-from tests.oracle import (
+from tests.support.oracle import (
     oracle_local_fitted,
     oracle_local_predict,
     oracle_theta,

@@ -24,7 +24,7 @@ from llamaindex_smoothie import (
     SmoothieSelectorResult,
 )
 from smoothie_core import HashingEmbedder
-from tests.unit.test_llamaindex_fakes import (
+from tests.support.llamaindex import (
     BAD_TOPIC,
     CALIBRATION,
     HELD_OUT,

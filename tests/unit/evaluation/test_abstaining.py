@@ -7,7 +7,7 @@ import numpy as np
 from smoothie_core import HashingEmbedder
 from smoothie_core.evaluation import EnsembleData, get_method
 from smoothie_core.evaluation.experiment import evaluate_ensemble
-from tests.planted import crowd_pool, independent_pool
+from tests.support.planted import crowd_pool, independent_pool
 
 
 def _data(outs: np.ndarray, *, texts: bool = False) -> EnsembleData:

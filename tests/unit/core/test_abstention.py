@@ -10,7 +10,7 @@ import pytest
 
 from smoothie_core import HashingEmbedder, Router
 from smoothie_core.diagnostics import ReliabilityWarning
-from tests.planted import as_texts, crowd_pool, independent_pool
+from tests.support.planted import as_texts, crowd_pool, independent_pool
 
 NAMES = ["m0", "m1", "m2", "m3", "m4"]
 
