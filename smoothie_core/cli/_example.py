@@ -12,7 +12,7 @@ import time
 import warnings
 from typing import Any
 
-from smoothie_core.cli._table import format_table
+from smoothie_core.tables import format_table
 
 #: (question, {candidate: answer}); the last answer of each row is off-topic, the fourth wrong.
 EXAMPLES: list[tuple[str, dict[str, str]]] = [

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from smoothie_core.cli._table import format_table
+from smoothie_core.tables import format_table
 
 __all__ = ["format_results", "plot_results"]
 

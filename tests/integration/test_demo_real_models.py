@@ -21,8 +21,8 @@ pytestmark = [
 
 
 def test_real_pool_answers_selects_and_routes(hashing_embedder) -> None:
-    from langchain_smoothie.demo import QUESTIONS, run_demo
-    from langchain_smoothie.demo.cli import build_local_models
+    from smoothie_demo import QUESTIONS, run_demo
+    from smoothie_demo.cli import build_local_models
 
     models = build_local_models(max_tokens=48, verbose=False)
     assert list(models) == ["smollm2-135m", "qwen-0.5b", "qwen-1.5b"]

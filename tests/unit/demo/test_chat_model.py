@@ -11,7 +11,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from langchain_smoothie.demo import ChatGGUF
+from smoothie_demo import ChatGGUF
 
 
 class FakeLlama:

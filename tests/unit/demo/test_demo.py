@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from langchain_smoothie import ScriptedChatModel
-from langchain_smoothie.demo import QUESTIONS, Question, load_questions, run_demo
-from langchain_smoothie.demo.cli import parse_model_specs
 from smoothie_core import HashingEmbedder
 from smoothie_core.cli import main
+from smoothie_demo import QUESTIONS, Question, load_questions, run_demo
+from smoothie_demo.cli import parse_model_specs
 
 GOOD = {
     "capital": "The capital of Australia is Canberra.",
@@ -259,7 +259,7 @@ def test_cli_runs_user_models_end_to_end(capsys, monkeypatch, tmp_path: Path) ->
 
 
 def test_models_bad_spec_fails_before_loading_local_models(monkeypatch) -> None:
-    from langchain_smoothie.demo import cli
+    from smoothie_demo import cli
 
     def no_loading(*args, **kwargs):
         raise AssertionError("local models loaded before the other specs were checked")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from langchain_smoothie.demo import weights
-from langchain_smoothie.demo.weights import (
+from smoothie_demo import weights
+from smoothie_demo.weights import (
     LOCAL_MODELS,
     LocalModelSpec,
     WeightFileError,
@@ -131,10 +131,10 @@ def test_missing_package_is_named() -> None:
         find_installed_part(WeightPart("no-such-package-smoothie", "x/y.bin"))
 
 
-def test_pool_is_pinned_consistently_with_the_demo_extra() -> None:
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+def test_pool_is_pinned_consistently_with_the_models_extra() -> None:
+    extra = tomllib.loads((ROOT / "examples" / "demo" / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
-    ]["demo"]
+    ]["models"]
     assert "llama-cpp-python==0.3.36" in extra
     for spec in LOCAL_MODELS:
         assert set(spec.packages) <= set(extra), spec.name

@@ -23,10 +23,10 @@ from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 
 from langchain_smoothie.chat_models import SmoothieRouter
-from langchain_smoothie.demo.questions import SYSTEM_PROMPT, Question
-from smoothie_core.cli._table import format_table
 from smoothie_core.diagnostics import ReliabilityWarning
 from smoothie_core.embedders import Embedder
+from smoothie_core.tables import format_table
+from smoothie_demo.questions import SYSTEM_PROMPT, Question
 
 __all__ = ["DemoReport", "RouteRow", "SelectRow", "run_demo"]
 
@@ -220,7 +220,7 @@ def run_demo(
     --------
     >>> import io
     >>> from langchain_smoothie import ScriptedChatModel
-    >>> from langchain_smoothie.demo.questions import Question
+    >>> from smoothie_demo.questions import Question
     >>> from smoothie_core import HashingEmbedder
     >>> models = {n: ScriptedChatModel(model_name=n, default_answer=a) for n, a in
     ...           [("a", "Paris is the capital of France."),

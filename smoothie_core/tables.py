@@ -1,8 +1,13 @@
-"""Plain-text tables for the command line (no dependency)."""
+"""Plain-text tables for reports and the command line (no dependency).
+
+Public so that reports, the CLI and the examples share one renderer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+__all__ = ["format_table"]
 
 
 def format_table(

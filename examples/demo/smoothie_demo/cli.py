@@ -15,10 +15,10 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from langchain_smoothie.demo.chat_models import ChatGGUF
-from langchain_smoothie.demo.questions import QUESTIONS, load_questions
-from langchain_smoothie.demo.runner import run_demo
-from langchain_smoothie.demo.weights import LOCAL_MODELS, local_model, locate_weights
+from smoothie_demo.chat_models import ChatGGUF
+from smoothie_demo.questions import QUESTIONS, load_questions
+from smoothie_demo.runner import run_demo
+from smoothie_demo.weights import LOCAL_MODELS, local_model, locate_weights
 
 __all__ = ["build_local_models", "parse_model_specs", "register", "run"]
 
@@ -86,7 +86,7 @@ def build_local_models(
     """The built-in pool (or the named members) as loaded :class:`ChatGGUF` models.
 
     Verifies (and, for split packages, joins) each GGUF file first; raises
-    :class:`~langchain_smoothie.demo.weights.WeightFileError` with what to install when a
+    :class:`~smoothie_demo.weights.WeightFileError` with what to install when a
     package is missing and ``ImportError`` when llama-cpp-python is.
     """
     try:
