@@ -48,6 +48,7 @@ from langchain_smoothie._embeddings import as_embedder
 from langchain_smoothie._render import answer_text, input_text
 from smoothie_core import CalibrationReport, Decision, NotFittedError, Router
 from smoothie_core.embedders import default_embedder
+from smoothie_core.exceptions import AllCandidatesFailedError
 
 __all__ = ["AllCandidatesFailedError", "SmoothieRouter"]
 
@@ -56,14 +57,6 @@ DECISION_EVENT = "smoothie_decision"
 #: Tag on candidate child runs. ``nostream`` keeps LangGraph's ``stream_mode="messages"``
 #: from interleaving the candidates' tokens with the router's answer.
 CANDIDATE_TAGS = ("smoothie:candidate", "nostream")
-
-
-class AllCandidatesFailedError(RuntimeError):
-    """No candidate answered; ``errors`` maps candidate name to its error."""
-
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        self.errors = dict(errors)
-        super().__init__(f"Every candidate failed; no answer to return. Errors: {self.errors}")
 
 
 def _model_name(model: BaseChatModel) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["NotFittedError", "StateFileError"]
+from collections.abc import Mapping
+
+__all__ = ["AllCandidatesFailedError", "NotFittedError", "StateFileError"]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -25,3 +27,24 @@ class NotFittedError(ValueError, AttributeError):
 
 class StateFileError(ValueError):
     """Raised when a saved state file is missing, truncated, tampered with or too new."""
+
+
+class AllCandidatesFailedError(RuntimeError):
+    """No candidate answered, so there is nothing to return.
+
+    Raised by every front door (LangChain, LlamaIndex, the core orchestration layer)
+    for the same situation. ``errors`` maps each candidate's name to why it failed.
+
+    Examples
+    --------
+    >>> err = AllCandidatesFailedError({"a": "TimeoutError: no answer within 5 s"})
+    >>> err.errors["a"]
+    'TimeoutError: no answer within 5 s'
+    """
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__(f"Every candidate failed; no answer to return. Errors: {self.errors}")
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, str]]]:  # keep errors when copied
+        return (type(self), (self.errors,))
