@@ -43,10 +43,10 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from langchain_smoothie._calls import CallOutcome, acall_all, call_all
-from langchain_smoothie._cost import check_prices, cost_scores
 from langchain_smoothie._embeddings import as_embedder
 from langchain_smoothie._render import answer_text, input_text
 from smoothie_core import CalibrationReport, Decision, NotFittedError, Router
+from smoothie_core.cost import check_prices, cost_scores
 from smoothie_core.embedders import default_embedder
 from smoothie_core.exceptions import AllCandidatesFailedError
 
@@ -216,7 +216,7 @@ class SmoothieRouter(BaseChatModel):
     prices : dict of str to float or None
         Cost per call of each candidate (any unit). With ``cost_tradeoff > 0``, route
         mode picks the highest ``weight - cost_tradeoff * price / max(prices)``
-        (:func:`langchain_smoothie._cost.cost_scores`); an abstained decision (see
+        (:func:`smoothie_core.cost.cost_scores`); an abstained decision (see
         ``abstain_below``) keeps its fallback. Select mode has already paid for every
         call and ignores prices.
     cost_tradeoff : float, default=0.0

@@ -1,4 +1,7 @@
-"""Optional cost awareness: trade estimated quality for price (a decision rule, no estimation)."""
+"""Cost awareness: trade estimated quality for price (a decision rule, no estimation).
+
+Shared by every front door (``prices=`` and ``cost_tradeoff=``).
+"""
 
 from __future__ import annotations
 
