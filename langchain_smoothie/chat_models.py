@@ -1034,7 +1034,7 @@ class SmoothieRouter(BaseChatModel):
         router = cls(
             models=named,
             embedder=embedder,
-            n_neighbors=core.n_neighbors,
+            n_neighbors=None if core.estimator is None else core.estimator.n_neighbors,
             max_pool_size=core.max_pool_size,
             default=core.default,
             **kwargs,

@@ -27,9 +27,7 @@ def as_float_array(x: Any, name: str) -> NDArray[np.floating[Any]]:
         raise TypeError(
             f"`{name}` must be an array of numbers; got {_describe(x)} ({err})."
         ) from err
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
+    if arr.dtype.kind not in "fiu":  # timedelta64 subclasses numpy's integers: refuse it
         raise TypeError(
             f"`{name}` must be an array of real numbers; got dtype {arr.dtype}. "
             "Pass embeddings as a numeric numpy array (e.g. numpy.asarray(x, dtype=float))."
@@ -37,6 +35,28 @@ def as_float_array(x: Any, name: str) -> NDArray[np.floating[Any]]:
     if np.issubdtype(arr.dtype, np.floating):
         return arr
     return arr.astype(np.float64)
+
+
+#: Embeddings whose largest magnitude lies outside [MIN_SCALE, MAX_SCALE] would overflow
+#: or underflow squared distances in float64 (wrong neighbours, NaN or silently uniform
+#: weights); they are refused with a message asking to normalise them.
+MIN_SCALE, MAX_SCALE = 1e-100, 1e100
+
+
+def check_scale(arr: NDArray[np.floating[Any]], name: str) -> None:
+    """Refuse embeddings whose squared distances would overflow or underflow float64."""
+    if arr.size == 0:
+        return
+    top = float(np.max(np.abs(arr)))
+    if not np.isfinite(top):
+        return  # reported by check_finite
+    if top > MAX_SCALE or 0.0 < top < MIN_SCALE:
+        raise ValueError(
+            f"`{name}` has entries of magnitude up to {top:.3g}; squared distances between "
+            f"such vectors {'overflow' if top > MAX_SCALE else 'underflow'} float64. Normalise "
+            f"the embeddings (e.g. to unit length); magnitudes in [{MIN_SCALE:g}, {MAX_SCALE:g}] "
+            "are accepted."
+        )
 
 
 def check_finite(arr: NDArray[np.floating[Any]], name: str) -> None:
@@ -80,6 +100,7 @@ def check_output_embeddings(
         raise ValueError(f"`{name}` must have dim >= 1; got shape {arr.shape}.")
     if finite:
         check_finite(arr, name)
+        check_scale(arr, name)
     return arr
 
 
@@ -95,6 +116,8 @@ def check_input_embeddings(
         )
     if arr.shape[0] == 0:
         raise ValueError(f"`{name}` must hold at least one sample; got shape {arr.shape}.")
+    if arr.shape[1] == 0:
+        raise ValueError(f"`{name}` must have dim_in >= 1; got shape {arr.shape}.")
     if n_samples is not None and arr.shape[0] != n_samples:
         raise ValueError(
             f"`{name}` must have one row per sample: expected {n_samples} rows to match "
@@ -106,6 +129,7 @@ def check_input_embeddings(
             f"{arr.shape}. Embed inputs with the same embedder as at fit time."
         )
     check_finite(arr, name)
+    check_scale(arr, name)
     return arr
 
 

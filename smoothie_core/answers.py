@@ -183,7 +183,7 @@ def _last_line(text: str) -> str | None:
     return None
 
 
-def extract_answer(text: str) -> str | None:
+def extract_answer(text: str, *, strict: bool = False) -> str | None:
     """The final answer ``text`` states, as written (not normalised), or None.
 
     Tried in order, the first that finds something wins:
@@ -203,6 +203,11 @@ def extract_answer(text: str) -> str | None:
     ----------
     text : str
         One model output.
+    strict : bool, default=False
+        Accept a short last line (strategy 4) only when it is an option letter or a
+        number. Free-form prose ends in short lines that are not answers ("Hope this
+        helps!"); scorers that compare answers use ``strict=True`` so that prose falls
+        back to comparing whole texts.
 
     Returns
     -------
@@ -227,17 +232,27 @@ def extract_answer(text: str) -> str | None:
     '(C)'
     >>> extract_answer("Long reasoning that never concludes " * 5) is None
     True
+    >>> extract_answer("Paris is lovely.\\nHope this helps!", strict=True) is None
+    True
+    >>> extract_answer("Adding them up:\\n144", strict=True)
+    '144'
     """
     if not isinstance(text, str):
         raise TypeError(f"`text` must be a str; got {type(text).__name__}.")
     text = _SPECIAL_TOKENS.sub("", text)
     if not text.strip():
         return None
-    for strategy in (_from_json, _from_boxed, _from_phrase, _last_line):
+    for strategy in (_from_json, _from_boxed, _from_phrase):
         found = strategy(text)
         if found is not None and found.strip():
             return found.strip()
-    return None
+    found = _last_line(text)
+    if found is None or not found.strip():
+        return None
+    found = found.strip()
+    if strict and not (_OPTION.match(found) or _numeric(normalize_answer(found)) is not None):
+        return None
+    return found
 
 
 # ------------------------------------------------------------------ normalisation
@@ -433,8 +448,8 @@ def normalize_answer(answer: str, *, literal: bool = False) -> str:
     return _WS.sub(" ", s).strip().casefold()
 
 
-def final_answer(text: str, *, literal: bool = False) -> str | None:
-    """:func:`extract_answer` then :func:`normalize_answer`.
+def final_answer(text: str, *, literal: bool = False, strict: bool = False) -> str | None:
+    """:func:`extract_answer` (``strict`` passed on) then :func:`normalize_answer`.
 
     Returns None when no answer is stated, and ``""`` when the stated answer is empty
     (``"answer": ""``, e.g. a program that prints nothing): a scorer that compares
@@ -449,5 +464,5 @@ def final_answer(text: str, *, literal: bool = False) -> str | None:
     >>> final_answer('{"reasoning": "it returns the empty string", "answer": ""}')
     ''
     """
-    found = extract_answer(text)
+    found = extract_answer(text, strict=strict)
     return None if found is None else normalize_answer(found, literal=literal)

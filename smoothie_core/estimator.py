@@ -13,21 +13,29 @@ from numpy.typing import ArrayLike, NDArray
 from smoothie_core import _io
 from smoothie_core._parallel import copy_as
 from smoothie_core._validation import (
+    as_float_array,
     check_candidate_names,
     check_input_embeddings,
     check_n_neighbors,
     check_output_embeddings,
 )
+from smoothie_core.diagnostics import Reliability
 from smoothie_core.exceptions import NotFittedError, StateFileError
 from smoothie_core.neighbors import AutoNeighbors, NeighborIndex, exact_self_neighbors
-from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
+from smoothie_core.statistics import Statistic, TripletStatistic, get_statistic
+from smoothie_core.triplet import sample_deltas, select_best
 
 __all__ = ["Smoothie"]
 
 _FORMAT = "smoothie-router/Smoothie"
-_FORMAT_VERSION = 1
+#: Version 2 records the statistic (``"statistic"``) and stores ``sample_statistics``;
+#: version 1 files (triplet statistics in ``sample_deltas``) still load.
+_FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 IndexFactory = Callable[[], NeighborIndex]
+
+_UNSET: Any = object()
 
 
 class Smoothie:
@@ -43,6 +51,11 @@ class Smoothie:
         ``None``: Smoothie-Global, one weight vector for all inputs. An int ``k``:
         Smoothie-Local, uniform average over the ``k`` nearest inputs (Euclidean on the
         input embeddings; a fitted sample is its own nearest neighbour).
+    statistic : Statistic or None, default=None
+        How per-sample statistics become weights (:mod:`smoothie_core.statistics`).
+        ``None`` is the paper's triplet estimator, fitted from output embeddings. Any
+        scorer's statistic (:mod:`smoothie_core.scorers`) is smoothed the same way:
+        fit it with ``sample_statistics=`` (the scorer's rows) instead of embeddings.
     max_samples : int or None, default=None
         Keep at most this many samples; :meth:`partial_fit` drops the oldest beyond it
         (a bounded online pool). ``None`` keeps everything.
@@ -64,8 +77,12 @@ class Smoothie:
         Weights for every fitted sample (test-time selection). Rows sum to 1.
     global_weights_ : ndarray of shape (n_candidates,)
         Smoothie-Global weights over all fitted samples.
+    sample_statistics_ : ndarray of shape (n_samples, width)
+        Per-sample statistics: the whole fitted state besides the input embeddings
+        (``width = n_candidates`` for the triplet statistic).
     sample_deltas_ : ndarray of shape (n_samples, n_candidates)
-        Per-sample triplet statistics (smaller is better): the whole fitted state.
+        The same as ``sample_statistics_`` (its name for the triplet statistic:
+        smaller is better).
     input_embeddings_ : ndarray of shape (n_samples, dim_in) or None
     candidate_names_ : list of str
     n_samples_, n_candidates_, output_dim_ : int
@@ -98,10 +115,10 @@ class Smoothie:
     #: JSON metadata stored by :meth:`save` (set by :meth:`load`).
     metadata_: dict[str, Any]
 
-    _deltas: NDArray[np.float64]
+    _stats: NDArray[np.float64]
     _inputs: NDArray[np.float64] | None
     _names: list[str]
-    _output_dim: int
+    _output_dim: int | None
     _index: NeighborIndex | None
     _weights: NDArray[np.float64] | None
     _global: NDArray[np.float64] | None
@@ -110,11 +127,13 @@ class Smoothie:
         self,
         n_neighbors: int | None = None,
         *,
+        statistic: Statistic | None = None,
         max_samples: int | None = None,
         neighbor_index: IndexFactory | None = None,
         dtype: Any = np.float64,
     ) -> None:
         self.n_neighbors = n_neighbors
+        self.statistic = statistic
         self.max_samples = max_samples
         self.neighbor_index = neighbor_index
         self.dtype = dtype
@@ -122,18 +141,25 @@ class Smoothie:
     # ------------------------------------------------------------------ fitting
     def fit(
         self,
-        output_embeddings: ArrayLike,
+        output_embeddings: ArrayLike | None = None,
         input_embeddings: ArrayLike | None = None,
         *,
+        sample_statistics: ArrayLike | None = None,
         candidate_names: Sequence[str] | None = None,
     ) -> Smoothie:
-        """Estimate per-sample statistics from ``(n, m, d)`` output embeddings.
+        """Fit per-sample statistics: from ``(n, m, d)`` output embeddings (the triplet
+        statistic), or given directly as a scorer's ``sample_statistics``.
 
         Parameters
         ----------
-        output_embeddings : array of shape (n_samples, n_candidates, dim)
+        output_embeddings : array of shape (n_samples, n_candidates, dim), optional
+            For the triplet statistic (the default): the per-sample statistics are
+            computed from them (:func:`~smoothie_core.triplet.sample_deltas`).
         input_embeddings : array of shape (n_samples, dim_in), optional
             Required for Smoothie-Local (``n_neighbors`` is an int).
+        sample_statistics : array of shape (n_samples, width), optional
+            Rows of any scorer (:meth:`smoothie_core.scorers.Scorer.statistics`), for
+            :attr:`statistic`; instead of ``output_embeddings``.
         candidate_names : sequence of str, optional
             Names stored with the state (default ``"0"``, ``"1"``, ...).
 
@@ -142,24 +168,25 @@ class Smoothie:
         self
         """
         k = self._check_params()
-        outputs = check_output_embeddings(output_embeddings, finite=False)
-        n, m, d = outputs.shape
+        stats, output_dim = self._statistics_from(output_embeddings, sample_statistics)
+        n = stats.shape[0]
         inputs = self._check_fit_inputs(input_embeddings, n, k)
         if k is not None and k > n:
             raise ValueError(
                 f"`n_neighbors`={k} is larger than the number of samples n_samples={n}; "
                 f"use n_neighbors <= {n} or fit on more samples."
             )
-        names = check_candidate_names(candidate_names, m)
-        self._set_state(sample_deltas(outputs), inputs, names, d)
+        names = self._names_for(stats, candidate_names)
+        self._set_state(stats, inputs, names, output_dim)
         self._trim()
         return self
 
     def partial_fit(
         self,
-        output_embeddings: ArrayLike,
+        output_embeddings: ArrayLike | None = None,
         input_embeddings: ArrayLike | None = None,
         *,
+        sample_statistics: ArrayLike | None = None,
         candidate_names: Sequence[str] | None = None,
     ) -> Smoothie:
         """Append observations without refitting from scratch (online update).
@@ -170,20 +197,26 @@ class Smoothie:
         """
         if not self._is_fitted():
             k = self._check_params()
-            outputs = check_output_embeddings(output_embeddings, finite=False)
-            inputs = self._check_fit_inputs(input_embeddings, outputs.shape[0], k)
-            names = check_candidate_names(candidate_names, outputs.shape[1])
-            self._set_state(sample_deltas(outputs), inputs, names, outputs.shape[2])
+            stats, output_dim = self._statistics_from(output_embeddings, sample_statistics)
+            inputs = self._check_fit_inputs(input_embeddings, stats.shape[0], k)
+            names = self._names_for(stats, candidate_names)
+            self._set_state(stats, inputs, names, output_dim)
             self._trim()
             return self
         k = self._check_params()
-        outputs = check_output_embeddings(output_embeddings, finite=False)
-        n, m, d = outputs.shape
-        if m != self.n_candidates_ or d != self.output_dim_:
-            raise ValueError(
-                f"`output_embeddings` must have shape (n_samples, {self.n_candidates_}, "
-                f"{self.output_dim_}) like the fitted data; got {outputs.shape}."
-            )
+        if output_embeddings is not None:
+            outputs = check_output_embeddings(output_embeddings, finite=False)
+            if outputs.shape[1] != self.n_candidates_ or (
+                self._output_dim is not None and outputs.shape[2] != self._output_dim
+            ):
+                raise ValueError(
+                    f"`output_embeddings` must have shape (n_samples, {self.n_candidates_}, "
+                    f"{self._output_dim}) like the fitted data; got {outputs.shape}."
+                )
+        stats, _dim = self._statistics_from(
+            output_embeddings, sample_statistics, n_candidates=self.n_candidates_
+        )
+        n = stats.shape[0]
         if candidate_names is not None and list(candidate_names) != self.candidate_names_:
             raise ValueError(
                 f"`candidate_names` must match the fitted names {self.candidate_names_}; got "
@@ -205,7 +238,7 @@ class Smoothie:
             inputs = check_input_embeddings(
                 input_embeddings, n_samples=n, dim=self.input_embeddings_.shape[1]
             )
-        self._deltas = np.concatenate([self._deltas, sample_deltas(outputs)])
+        self._stats = np.concatenate([self._stats, stats])
         if inputs is not None:
             assert self._inputs is not None
             storage = np.promote_types(self._inputs.dtype, self._storage_dtype(inputs))
@@ -223,21 +256,26 @@ class Smoothie:
         input_embeddings: ArrayLike,
         output_embeddings: ArrayLike | None = None,
         *,
+        sample_statistics: ArrayLike | None = None,
         n_neighbors: int | None = None,
-    ) -> NDArray[np.float64]:
+        return_neighbors: bool = False,
+    ) -> Any:
         """Weights ``(n_queries, n_candidates)`` for new inputs (rows sum to 1).
 
-        Route mode (``output_embeddings=None``): Smoothie-Local averages the statistics
-        of the ``k`` nearest fitted inputs; Smoothie-Global returns the global weights
-        for every row.
+        Route mode (no answers given): Smoothie-Local averages the statistics of the
+        ``k`` nearest fitted inputs; Smoothie-Global uses every fitted sample.
 
-        Select mode (``output_embeddings`` of shape ``(n_queries, n_candidates, dim)``
-        given): each query's own statistic counts as its nearest neighbour, plus its
-        ``k - 1`` nearest fitted samples (all fitted samples for Global). Nothing is
-        stored; use :meth:`partial_fit` to add the queries to the pool.
+        Select mode (the queries' answers given, as ``output_embeddings`` of shape
+        ``(n_queries, n_candidates, dim)`` for the triplet statistic or as
+        ``sample_statistics`` rows for any statistic): each query's own statistic
+        counts as its nearest neighbour, plus its ``k - 1`` nearest fitted samples (all
+        fitted samples for Global). Nothing is stored; use :meth:`partial_fit` to add
+        the queries to the pool.
 
         ``n_neighbors`` overrides the estimator's ``k`` for this call (like
-        scikit-learn's ``kneighbors(X, n_neighbors=...)``).
+        scikit-learn's ``kneighbors(X, n_neighbors=...)``). With
+        ``return_neighbors=True`` the result is ``(weights, neighbors)``: the fitted
+        samples each query's weights used, ``(n_queries, k')`` (None for Global).
         """
         self._require_fitted()
         k = self._check_params() if n_neighbors is None else check_n_neighbors(n_neighbors)
@@ -245,52 +283,131 @@ class Smoothie:
             raise ValueError(
                 f"Smoothie-Local (n_neighbors={k}) needs a state fitted with input_embeddings."
             )
-        if self._inputs is None:
-            queries = check_input_embeddings(input_embeddings)
-        else:
-            dim = None if self._inputs is None else self._inputs.shape[1]
-            queries = check_input_embeddings(input_embeddings, dim=dim)
+        dim = None if self._inputs is None else self._inputs.shape[1]
+        queries = check_input_embeddings(input_embeddings, dim=dim)
         q = queries.shape[0]
         new = None
-        if output_embeddings is not None:
-            outs = check_output_embeddings(output_embeddings, finite=False)
-            if outs.shape[0] != q or outs.shape[1:] != (self.n_candidates_, self.output_dim_):
+        if output_embeddings is not None or sample_statistics is not None:
+            if output_embeddings is not None:
+                outs = check_output_embeddings(output_embeddings, finite=False)
+                if (
+                    outs.shape[0] != q
+                    or outs.shape[1] != self.n_candidates_
+                    or (self._output_dim is not None and outs.shape[2] != self._output_dim)
+                ):
+                    raise ValueError(
+                        f"`output_embeddings` must have shape ({q}, {self.n_candidates_}, "
+                        f"{self._output_dim}) to match the queries and the fitted data; got "
+                        f"{outs.shape}."
+                    )
+            new, _ = self._statistics_from(
+                output_embeddings, sample_statistics, n_candidates=self.n_candidates_
+            )
+            if new.shape[0] != q:
                 raise ValueError(
-                    f"`output_embeddings` must have shape ({q}, {self.n_candidates_}, "
-                    f"{self.output_dim_}) to match the queries and the fitted data; got {outs.shape}."
+                    f"`sample_statistics` must have one row per query ({q}); got {new.shape[0]}."
                 )
-            new = sample_deltas(outs)
-        if k is None:
-            total = self._deltas.sum(axis=0)
-            if new is None:
-                return np.tile(self.global_weights_, (q, 1))
-            return weights_from_deltas((total[None, :] + new) / (self.n_samples_ + 1))
+        stat = self._stat()
+        n = self.n_samples_
+        idx: NDArray[np.intp] | None = None
         if new is None:
-            if k > self.n_samples_:
-                raise ValueError(
-                    f"`n_neighbors`={k} is larger than the number of fitted samples "
-                    f"{self.n_samples_}."
-                )
-            idx = self._search(queries, k)
-            return weights_from_deltas(neighbor_mean(self._deltas, idx))
-        if k == 1:
-            return weights_from_deltas(new)
-        kk = min(k - 1, self.n_samples_)
-        idx = self._search(queries, kk)
-        summed = self._deltas[idx].sum(axis=1) + new
-        return weights_from_deltas(summed / (kk + 1))
+            if k is None:
+                w = np.tile(self.global_weights_, (q, 1))
+            else:
+                if k > n:
+                    raise ValueError(
+                        f"`n_neighbors`={k} is larger than the number of fitted samples {n}."
+                    )
+                idx = self._search(queries, k)
+                w = stat.weights(self._stats, idx, None)
+        else:
+            rows = np.concatenate([self._stats, new])
+            focus = n + np.arange(q, dtype=np.intp)
+            if k is None:
+                w = stat.weights(rows, None, focus, base=n)
+            elif k == 1:
+                w = stat.weights(rows, focus[:, None], focus)
+                idx = np.empty((q, 0), dtype=np.intp)
+            else:
+                kk = min(k - 1, n)
+                idx = self._search(queries, kk)
+                w = stat.weights(rows, np.concatenate([focus[:, None], idx], axis=1), focus)
+        return (w, idx) if return_neighbors else w
 
     def predict(
         self,
         input_embeddings: ArrayLike,
         output_embeddings: ArrayLike | None = None,
         *,
+        sample_statistics: ArrayLike | None = None,
         n_neighbors: int | None = None,
     ) -> NDArray[np.intp]:
         """Best candidate index per query: argmax of :meth:`predict_weights`, ties to the lowest."""
         return select_best(
-            self.predict_weights(input_embeddings, output_embeddings, n_neighbors=n_neighbors)
+            self.predict_weights(
+                input_embeddings,
+                output_embeddings,
+                sample_statistics=sample_statistics,
+                n_neighbors=n_neighbors,
+            )
         )
+
+    def decide(
+        self,
+        input_embedding: ArrayLike | None = None,
+        sample_statistics: ArrayLike | None = None,
+        *,
+        n_neighbors: Any = _UNSET,
+        pairwise: ArrayLike | None = None,
+    ) -> tuple[NDArray[np.float64], Reliability, int]:
+        """One decision with its reliability report: ``(weights (m,), report, n_used)``.
+
+        Route mode (``sample_statistics=None``) or select mode (the query's own row
+        ``(width,)`` or ``(1, width)``); the neighbourhood is as in
+        :meth:`predict_weights` (Global: every fitted sample, plus the query's own row in
+        select mode). ``n_used`` counts the rows the decision averaged. The report comes
+        from the statistic (:meth:`smoothie_core.statistics.Statistic.decide`).
+        ``n_neighbors`` overrides the estimator's (``None``: Smoothie-Global).
+        """
+        self._require_fitted()
+        k = self._check_params() if n_neighbors is _UNSET else check_n_neighbors(n_neighbors)
+        n = self.n_samples_
+        stat = self._stat()
+        pw = None if pairwise is None else np.asarray(pairwise, dtype=np.float64)
+        own = None
+        if sample_statistics is not None:
+            own, _ = self._statistics_from(
+                None,
+                np.atleast_2d(np.asarray(sample_statistics, dtype=np.float64)),
+                n_candidates=self.n_candidates_,
+            )
+            if own.shape[0] != 1:
+                raise ValueError(f"`sample_statistics` must be one row; got {own.shape[0]}.")
+        nb: NDArray[np.intp] | None = None
+        if k is not None:
+            if input_embedding is None or self._inputs is None:
+                raise ValueError(
+                    f"Smoothie-Local (n_neighbors={k}) needs the query's input embedding and a "
+                    "state fitted with input_embeddings."
+                )
+            query = check_input_embeddings(
+                np.atleast_2d(np.asarray(input_embedding)), dim=self._inputs.shape[1]
+            )
+            kk = min(k - 1, n) if own is not None else min(k, n)
+            nb = self._search(query, kk)[0] if kk > 0 else np.empty(0, dtype=np.intp)
+        if own is None:
+            if nb is None:
+                w, rep = stat.decide(self._stats, None, None, self._names, pairwise=pw)
+                return w, rep, n
+            w, rep = stat.decide(self._stats, nb, None, self._names, pairwise=pw)
+            return w, rep, len(nb)
+        rows = np.concatenate([self._stats, own])
+        if nb is None:
+            w, rep = stat.decide(rows, None, n, self._names, base=n, pairwise=pw)
+            return w, rep, n + 1
+        hood = np.concatenate([[n], nb]).astype(np.intp)
+        w, rep = stat.decide(rows, hood, n, self._names, pairwise=pw)
+        return w, rep, len(hood)
 
     def kneighbors(self, input_embeddings: ArrayLike, n_neighbors: int) -> NDArray[np.intp]:
         """Indices ``(n_queries, n_neighbors)`` of the nearest fitted inputs, nearest first.
@@ -322,38 +439,48 @@ class Smoothie:
     # --------------------------------------------------------------- attributes
     @property
     def weights_(self) -> NDArray[np.float64]:
-        """Weights ``(n_samples, n_candidates)`` for every fitted sample."""
+        """Weights ``(n_samples, n_candidates)`` for every fitted sample (read-only)."""
         self._require_fitted()
         if self._weights is None:
             k = self._check_params()
+            stat = self._stat()
+            n = self.n_samples_
+            focus = np.arange(n, dtype=np.intp)
             if k is None:
-                self._weights = np.tile(self.global_weights_, (self.n_samples_, 1))
+                w = stat.weights(self._stats, None, focus)
             elif k == 1:  # each sample is its own nearest neighbour: no search needed
-                self._weights = weights_from_deltas(self._deltas)
+                w = stat.weights(self._stats, focus[:, None], focus)
             else:
-                if k > self.n_samples_:
+                if k > n:
                     raise ValueError(
-                        f"`n_neighbors`={k} is larger than the number of fitted samples "
-                        f"{self.n_samples_}."
+                        f"`n_neighbors`={k} is larger than the number of fitted samples {n}."
                     )
                 assert self._inputs is not None
                 idx = _with_self_first(self._search_fitted(k))
-                self._weights = weights_from_deltas(neighbor_mean(self._deltas, idx))
+                w = stat.weights(self._stats, idx, focus)
+            self._weights = _readonly(np.ascontiguousarray(w))
         return self._weights
 
     @property
     def global_weights_(self) -> NDArray[np.float64]:
-        """Smoothie-Global weights ``(n_candidates,)`` over all fitted samples."""
+        """Smoothie-Global weights ``(n_candidates,)`` over all fitted samples (read-only):
+        route-mode weights for an input whose answers are not known."""
         self._require_fitted()
         if self._global is None:
-            self._global = weights_from_deltas(self._deltas.mean(axis=0))
+            self._global = _readonly(self._stat().weights(self._stats, None, None)[0].copy())
         return self._global
 
     @property
-    def sample_deltas_(self) -> NDArray[np.float64]:
-        """Per-sample statistics ``(n_samples, n_candidates)``; smaller is better."""
+    def sample_statistics_(self) -> NDArray[np.float64]:
+        """Per-sample statistics ``(n_samples, width)`` (read-only)."""
         self._require_fitted()
-        return _readonly(self._deltas)
+        return _readonly(self._stats)
+
+    @property
+    def sample_deltas_(self) -> NDArray[np.float64]:
+        """Per-sample statistics ``(n_samples, n_candidates)``; smaller is better (the
+        triplet statistic's name for :attr:`sample_statistics_`)."""
+        return self.sample_statistics_
 
     @property
     def input_embeddings_(self) -> NDArray[np.floating[Any]] | None:
@@ -368,15 +495,16 @@ class Smoothie:
     @property
     def n_samples_(self) -> int:
         self._require_fitted()
-        return int(self._deltas.shape[0])
+        return int(self._stats.shape[0])
 
     @property
     def n_candidates_(self) -> int:
         self._require_fitted()
-        return int(self._deltas.shape[1])
+        return len(self._names)
 
     @property
-    def output_dim_(self) -> int:
+    def output_dim_(self) -> int | None:
+        """Dimension of the output embeddings fitted on (None when fitted from statistics)."""
         self._require_fitted()
         return self._output_dim
 
@@ -393,6 +521,7 @@ class Smoothie:
         ``metadata_`` after :meth:`load`. A failed save leaves any previous file intact.
         """
         self._require_fitted()
+        stat = self._stat()
         header = {
             "metadata": metadata or {},
             "format": _FORMAT,
@@ -403,8 +532,9 @@ class Smoothie:
             "output_dim": self._output_dim,
             "n_samples": self.n_samples_,
             "dtype": np.dtype(self.dtype).name,
+            "statistic": {"name": stat.name, **stat.config()},
         }
-        arrays: dict[str, NDArray[Any]] = {"sample_deltas": self._deltas}
+        arrays: dict[str, NDArray[Any]] = {"sample_statistics": self._stats}
         if self._inputs is not None:
             arrays["input_embeddings"] = self._inputs
         return _io.save_arrays(path, header, arrays)
@@ -414,36 +544,51 @@ class Smoothie:
         cls, path: str | os.PathLike[str], *, neighbor_index: IndexFactory | None = None
     ) -> Smoothie:
         """Load a state written by :meth:`save`; validates format, version and shapes."""
-        header, arrays = _io.load_arrays(path, _FORMAT, _FORMAT_VERSION)
+        header, arrays = _io.load_arrays(path, _FORMAT, max(_READABLE_VERSIONS))
         where = repr(str(path))
         try:
-            deltas = np.asarray(arrays["sample_deltas"])
+            key = "sample_statistics" if "sample_statistics" in arrays else "sample_deltas"
+            stats = np.asarray(arrays[key])
             names = header["candidate_names"]
             output_dim = header["output_dim"]
             n_neighbors = header["n_neighbors"]
             max_samples = header["max_samples"]
         except KeyError as err:
             raise StateFileError(f"{where} is missing the field {err}.") from err
+        spec = header.get("statistic", {"name": "triplet"})
+        try:
+            if not isinstance(spec, dict):
+                raise ValueError(f"expected an object, got {type(spec).__name__}")
+            spec = dict(spec)
+            statistic = get_statistic(str(spec.pop("name", "")), **spec)
+        except (TypeError, ValueError) as err:
+            raise StateFileError(f"{where} has an invalid statistic {spec!r}: {err}") from err
         inputs = arrays.get("input_embeddings")
         problems = []
-        if deltas.dtype != np.float64 or deltas.ndim != 2 or deltas.shape[1] < 3:
-            problems.append(f"sample_deltas has dtype {deltas.dtype} and shape {deltas.shape}")
-        elif not np.isfinite(deltas).all():
-            problems.append("sample_deltas holds NaN/inf")
-        if not isinstance(names, list) or len(names) != deltas.shape[-1]:
-            problems.append(f"candidate_names {names!r} does not match sample_deltas")
-        if header.get("n_samples") != deltas.shape[0]:
-            problems.append(f"n_samples {header.get('n_samples')} != {deltas.shape[0]} rows")
+        m = len(names) if isinstance(names, list) else -1
+        if stats.dtype != np.float64 or stats.ndim != 2:
+            problems.append(f"{key} has dtype {stats.dtype} and shape {stats.shape}")
+        else:
+            try:
+                statistic.check_rows(stats, m)
+            except ValueError as err:
+                problems.append(f"{key}: {err}")
+        if not isinstance(names, list) or m < 2:
+            problems.append(f"candidate_names {names!r} is invalid")
+        if header.get("n_samples") != stats.shape[0]:
+            problems.append(f"n_samples {header.get('n_samples')} != {stats.shape[0]} rows")
         if inputs is not None and (
             inputs.dtype not in (np.float64, np.float32)
             or inputs.ndim != 2
-            or inputs.shape[0] != deltas.shape[0]
+            or inputs.shape[0] != stats.shape[0]
             or not np.isfinite(inputs).all()
         ):
             problems.append(f"input_embeddings has dtype {inputs.dtype} and shape {inputs.shape}")
         if n_neighbors is not None and inputs is None:
             problems.append("a Smoothie-Local state has no input_embeddings")
-        if not isinstance(output_dim, int) or output_dim < 1:
+        if output_dim is not None and (
+            isinstance(output_dim, bool) or not isinstance(output_dim, int) or output_dim < 1
+        ):
             problems.append(f"output_dim {output_dim!r} is invalid")
         if problems:
             raise StateFileError(f"{where} is not a valid Smoothie state: " + "; ".join(problems))
@@ -456,13 +601,17 @@ class Smoothie:
             else:
                 dtype = np.float64 if inputs is None else inputs.dtype
             est = cls(
-                n_neighbors, max_samples=max_samples, neighbor_index=neighbor_index, dtype=dtype
+                n_neighbors,
+                statistic=statistic,
+                max_samples=max_samples,
+                neighbor_index=neighbor_index,
+                dtype=dtype,
             )
             est._check_params()
-            names = check_candidate_names(names, deltas.shape[1])
+            names = check_candidate_names(names, m)
         except (TypeError, ValueError) as err:
             raise StateFileError(f"{where} is not a valid Smoothie state: {err}") from err
-        est._set_state(deltas, inputs, names, output_dim)
+        est._set_state(stats, inputs, names, output_dim)
         meta = header.get("metadata", {})
         est.metadata_ = meta if isinstance(meta, dict) else {}
         return est
@@ -470,11 +619,16 @@ class Smoothie:
     # ---------------------------------------------------------------- helpers
     def __repr__(self) -> str:
         params = [f"n_neighbors={self.n_neighbors!r}"]
+        if self.statistic is not None and not isinstance(self.statistic, TripletStatistic):
+            params.append(f"statistic={self.statistic!r}")
         if self.max_samples is not None:
             params.append(f"max_samples={self.max_samples!r}")
         if np.dtype(self.dtype) != np.float64:
             params.append(f"dtype={np.dtype(self.dtype).name}")
         return f"Smoothie({', '.join(params)})"
+
+    def _stat(self) -> Statistic:
+        return TripletStatistic() if self.statistic is None else self.statistic
 
     def _check_params(self) -> int | None:
         k = check_n_neighbors(self.n_neighbors)
@@ -485,7 +639,49 @@ class Smoothie:
             raise ValueError(f"`max_samples` must be None or a positive int; got {ms!r}.")
         if np.dtype(self.dtype) not in (np.float64, np.float32):
             raise ValueError(f"`dtype` must be numpy.float64 or numpy.float32; got {self.dtype!r}.")
+        if self.statistic is not None and not isinstance(self.statistic, Statistic):
+            raise TypeError(
+                "`statistic` must be a smoothie_core.statistics.Statistic or None; got "
+                f"{type(self.statistic).__name__}."
+            )
         return k
+
+    def _statistics_from(
+        self,
+        output_embeddings: ArrayLike | None,
+        sample_statistics: ArrayLike | None,
+        *,
+        n_candidates: int | None = None,
+    ) -> tuple[NDArray[np.float64], int | None]:
+        """Per-sample rows from exactly one of embeddings (triplet) or statistics."""
+        stat = self._stat()
+        if (output_embeddings is None) == (sample_statistics is None):
+            raise ValueError(
+                "pass exactly one of `output_embeddings` (shape (n_samples, n_candidates, dim), "
+                "for the triplet statistic) and `sample_statistics` (a scorer's rows); got "
+                + ("both." if output_embeddings is not None else "neither.")
+            )
+        if output_embeddings is not None:
+            if not isinstance(stat, TripletStatistic):
+                raise ValueError(
+                    f"this Smoothie smooths the {stat.name!r} statistic: pass its rows as "
+                    "`sample_statistics` (a scorer computes them), not output embeddings."
+                )
+            outputs = check_output_embeddings(output_embeddings, finite=False)
+            return sample_deltas(outputs), int(outputs.shape[2])
+        arr = as_float_array(sample_statistics, "sample_statistics")
+        if arr.ndim != 2 or arr.shape[0] == 0:
+            raise ValueError(
+                "`sample_statistics` must have shape (n_samples >= 1, width); got shape "
+                f"{arr.shape}."
+            )
+        m = stat.n_candidates(arr.shape[1]) if n_candidates is None else n_candidates
+        return stat.check_rows(arr, m), None
+
+    def _names_for(
+        self, stats: NDArray[np.float64], candidate_names: Sequence[str] | None
+    ) -> list[str]:
+        return check_candidate_names(candidate_names, self._stat().n_candidates(stats.shape[1]))
 
     def _check_fit_inputs(
         self, input_embeddings: ArrayLike | None, n: int, k: int | None
@@ -502,15 +698,15 @@ class Smoothie:
 
     def _set_state(
         self,
-        deltas: NDArray[np.float64],
+        stats: NDArray[np.float64],
         inputs: NDArray[np.floating[Any]] | None,
         names: list[str],
-        output_dim: int,
+        output_dim: int | None,
     ) -> None:
-        self._deltas = np.ascontiguousarray(deltas, dtype=np.float64)
+        self._stats = np.ascontiguousarray(stats, dtype=np.float64)
         self._inputs = None if inputs is None else copy_as(inputs, self._storage_dtype(inputs))
         self._names = list(names)
-        self._output_dim = int(output_dim)
+        self._output_dim = None if output_dim is None else int(output_dim)
         self._index = None
         self._invalidate()
 
@@ -528,10 +724,10 @@ class Smoothie:
 
     def _trim(self) -> None:
         ms = self.max_samples
-        if ms is None or self._deltas.shape[0] <= ms:
+        if ms is None or self._stats.shape[0] <= ms:
             return
-        drop = self._deltas.shape[0] - ms
-        self._deltas = self._deltas[drop:].copy()
+        drop = self._stats.shape[0] - ms
+        self._stats = self._stats[drop:].copy()
         if self._inputs is not None:
             self._inputs = self._inputs[drop:].copy()
         self._index = None  # rebuilt lazily on the kept rows
@@ -566,13 +762,14 @@ class Smoothie:
         )
 
     def _is_fitted(self) -> bool:
-        return hasattr(self, "_deltas")
+        return hasattr(self, "_stats")
 
     def _require_fitted(self) -> None:
         if not self._is_fitted():
             raise NotFittedError(
                 "This Smoothie instance is not fitted yet; call fit first with "
-                "output_embeddings of shape (n_samples, n_candidates, dim)."
+                "output_embeddings of shape (n_samples, n_candidates, dim) (or a scorer's "
+                "sample_statistics)."
             )
 
 

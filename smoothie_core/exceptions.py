@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["AllCandidatesFailedError", "NotFittedError", "StateFileError"]
 
@@ -29,11 +30,13 @@ class StateFileError(ValueError):
     """Raised when a saved state file is missing, truncated, tampered with or too new."""
 
 
-class AllCandidatesFailedError(RuntimeError):
+class AllCandidatesFailedError(RuntimeError, ValueError):
     """No candidate answered, so there is nothing to return.
 
-    Raised by every front door (LangChain, LlamaIndex, the core orchestration layer)
-    for the same situation. ``errors`` maps each candidate's name to why it failed.
+    Raised by every front door (LangChain, LlamaIndex, the core orchestration layer,
+    :meth:`smoothie_core.Router.select`) for the same situation. ``errors`` maps each
+    candidate's name to why it failed. A :class:`RuntimeError`; also a
+    :class:`ValueError`, which ``Router.select`` raised for this case before.
 
     Examples
     --------
@@ -42,9 +45,15 @@ class AllCandidatesFailedError(RuntimeError):
     'TimeoutError: no answer within 5 s'
     """
 
-    def __init__(self, errors: Mapping[str, str]) -> None:
+    def __init__(self, errors: Mapping[str, str], *, message: str | None = None) -> None:
         self.errors = dict(errors)
-        super().__init__(f"Every candidate failed; no answer to return. Errors: {self.errors}")
+        self.message = message or "Every candidate failed; no answer to return."
+        super().__init__(f"{self.message} Errors: {self.errors}")
 
-    def __reduce__(self) -> tuple[type, tuple[dict[str, str]]]:  # keep errors when copied
-        return (type(self), (self.errors,))
+    def __reduce__(self) -> Any:  # keep errors and message when copied or pickled
+        return (_rebuild, (type(self), self.errors, self.message))
+
+
+def _rebuild(cls: type, errors: dict[str, str], message: str) -> AllCandidatesFailedError:
+    out: AllCandidatesFailedError = cls(errors, message=message)
+    return out

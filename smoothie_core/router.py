@@ -1,24 +1,33 @@
 """Router state shared by the integrations: candidates by name, select and route modes.
 
 The LangChain and LlamaIndex front doors translate their framework's objects into
-texts and call a :class:`Router`; all estimator logic lives here and in
-:mod:`smoothie_core.triplet`.
+texts and call a :class:`Router`. What is compared is the router's *scorer*
+(:mod:`smoothie_core.scorers`); how its per-sample statistics are smoothed into weights
+is :class:`~smoothie_core.Smoothie`'s job (the only place weights are computed).
 
-Modes (see ARCHITECTURE.md):
+Modes (see the docs, "The two modes"):
 
 * **select** (test-time): every candidate answered the input; :meth:`Router.select`
-  scores the answers. ``n_neighbors=None`` or ``1`` scores the answers on their own
-  (per-sample Smoothie); an int ``k > 1`` adds the ``k - 1`` nearest earlier inputs of
-  the pool (Smoothie-Local). With ``update_pool=True`` each scored input joins the pool
-  (bounded by ``max_pool_size``, oldest dropped first).
+  scores the answers. With ``n_neighbors=k > 1`` the ``k - 1`` nearest earlier inputs
+  of the pool join this input's statistic (Smoothie-Local). With ``n_neighbors=None``
+  the input is scored alone, except for scorers whose statistic is a label model
+  (``answer``), which estimate every candidate's accuracy over the whole pool
+  (Smoothie-Global) and vote on this input's answers with them. With
+  ``update_pool=True`` each scored input joins the pool (bounded by
+  ``max_pool_size``, oldest dropped first).
 * **route** (train-time): :meth:`Router.calibrate` on unlabeled prompts' answers, then
   :meth:`Router.route` picks a candidate for a new input before any model is called
   (``n_neighbors=None``: Smoothie-Global; ``k``: Smoothie-Local).
+
+A router is safe to share between threads: decisions read and pool updates write its
+state under one lock (embedding and scoring run outside it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,26 +38,32 @@ import numpy as np
 from numpy.typing import NDArray
 
 from smoothie_core._validation import MIN_CANDIDATES, check_candidate_names, check_n_neighbors
-from smoothie_core.asymmetric import Coverage
-from smoothie_core.diagnostics import (
-    Reliability,
-    ReliabilityWarning,
-    diagnose_deltas,
-    diagnose_scores,
-    mean_pairwise_sq_distances,
-)
+from smoothie_core.defaults import AUTO_NEIGHBORS_CAP, DEFAULT_MAX_POOL_SIZE, DEFAULT_N_NEIGHBORS
+from smoothie_core.diagnostics import Reliability, ReliabilityWarning
 from smoothie_core.embedders import Embedder, default_embedder
 from smoothie_core.estimator import Smoothie
-from smoothie_core.exceptions import NotFittedError, StateFileError
-from smoothie_core.triplet import neighbor_mean, sample_deltas, select_best, weights_from_deltas
+from smoothie_core.exceptions import AllCandidatesFailedError, NotFittedError, StateFileError
+from smoothie_core.scorers import (
+    CoverageScorer,
+    Scorer,
+    ScoringContext,
+    get_scorer,
+    scorer_from_config,
+)
+from smoothie_core.triplet import select_best
 
-__all__ = ["Router", "Decision", "CalibrationReport", "WARN_BELOW"]
+__all__ = ["Router", "Decision", "CalibrationReport", "WARN_BELOW", "resolve_n_neighbors"]
 
 Mode = Literal["select", "route"]
 Signal = Literal["smoothie", "coverage"]
 
 #: A router warns (once) when a fit or decision has a reliability score below this.
 WARN_BELOW = 0.5
+
+#: Why a candidate with an empty answer counts as failed.
+EMPTY_ANSWER = "EmptyAnswerError: the answer is empty or whitespace only"
+
+_KEEP: Any = object()
 
 
 @dataclass(frozen=True)
@@ -63,24 +78,26 @@ class Decision:
         Weight per candidate that took part (sums to 1); failed candidates are absent.
     mode : "select" or "route"
     failed : list of str
-        Candidates that errored or timed out (select mode).
+        Candidates that errored, timed out or answered nothing (select mode).
     n_neighbors : int
-        Number of samples whose statistics were averaged (1 = this input alone).
+        Number of samples whose statistics the decision used (1 = this input alone).
     fallback : str or None
-        Why the decision did not come from Smoothie weights (too few answers, no
-        information), or None.
+        Why the decision did not come from the weights (too few answers, no
+        information, abstention), or None.
     errors : dict of str to str
         Error message per failed candidate.
     reliability : float or None
-        Reliability score in [0, 1] of the Smoothie estimate behind this decision (see
-        :mod:`smoothie_core.diagnostics`); None when Smoothie was not applicable (fewer
+        Reliability score in [0, 1] of the estimate behind this decision (see
+        :mod:`smoothie_core.diagnostics`); None when no estimate was possible (fewer
         than 3 answers).
     abstained : bool
         True when the reliability was below the router's ``abstain_below`` and the
         decision fell back (to the declared default, see :class:`Router`).
     diagnostics : dict
         ``reasons`` (plain language), ``checks`` (sub-scores), ``details`` (measured
-        quantities) and ``smoothie_choice`` (what the weights alone would pick).
+        quantities), ``smoothie_choice`` (what the weights alone would pick), ``scorer``
+        (what compared the answers) and scorer-specific details (e.g. ``answers``: the
+        final answers extracted).
     """
 
     selected: str
@@ -110,6 +127,25 @@ class CalibrationReport:
     reliability: Reliability | None = None
 
 
+def resolve_n_neighbors(k: int | str | None, n_pool: int) -> int | None:
+    """The effective ``n_neighbors``: ``"auto"`` is ``min(AUTO_NEIGHBORS_CAP, n_pool)``.
+
+    Examples
+    --------
+    >>> resolve_n_neighbors("auto", 4), resolve_n_neighbors("auto", 500), resolve_n_neighbors(None, 9)
+    (4, 10, None)
+    """
+    if k == "auto":
+        return max(1, min(AUTO_NEIGHBORS_CAP, n_pool))
+    return check_n_neighbors(k)
+
+
+def _check_k(k: Any) -> int | str | None:
+    if k == "auto":
+        return "auto"
+    return check_n_neighbors(k)
+
+
 class Router:
     """Smoothie state for a named pool of candidates, in select or route mode.
 
@@ -117,10 +153,14 @@ class Router:
     ----------
     candidates : sequence of str
         Candidate names, in a fixed order (at least 3).
+    scorer : str or Scorer, optional
+        What compares the candidates' answers (:mod:`smoothie_core.scorers`): a name
+        (``"consensus"``, ``"answer"``, ``"coverage"``, ...) or a :class:`Scorer`.
+        Default: :data:`smoothie_core.defaults.DEFAULT_SCORER`.
     embedder : Embedder, optional
         Defaults to the offline all-MiniLM-L6-v2 (:func:`default_embedder`), loaded on first use.
-    n_neighbors : int or None
-        See the module docstring.
+    n_neighbors : int, "auto" or None
+        See the module docstring; ``"auto"`` = ``min(10, pool size)``.
     max_pool_size : int or None
         Bound on the samples kept for Smoothie-Local (oldest dropped first).
     default : str or None
@@ -130,27 +170,21 @@ class Router:
     abstain_below : float or None
         Abstention policy (off by default). When a decision's reliability score (see
         :mod:`smoothie_core.diagnostics`) is below this, the router abstains from the
-        Smoothie pick and falls back to the declared ``default`` (select mode: if it
-        answered); without a default, route mode with ``n_neighbors=k`` falls back to
-        the calibrated Smoothie-Global choice, otherwise to the first candidate (in
+        pick and falls back to the declared ``default`` (select mode: if it answered);
+        without a default, route mode with ``n_neighbors=k`` falls back to the
+        calibrated Smoothie-Global choice, otherwise to the first candidate (in
         candidate order) that answered. The decision records ``abstained=True``.
-        0.5 is a reasonable value. Independently of this, the router emits one
+        Independently of this, the router emits one
         :class:`~smoothie_core.diagnostics.ReliabilityWarning` the first time a fit or
         decision scores below ``WARN_BELOW`` (0.5).
-    signal : "smoothie" or "coverage"
-        What ranks the candidates. ``"smoothie"`` (default): the paper's triplet
-        estimator. ``"coverage"`` (experimental): asymmetric coverage
-        (:mod:`smoothie_core.asymmetric`), which beat the triplet estimator on pools with
-        one strong model among alike weak ones (README, "When Smoothie works, and when it
-        does not"); use it calibrated (route mode, Global or ``n_neighbors >= 20``), as
-        the per-input version is weak. Cost: four 15-word chunks embedded per answer
-        (measured ~1.8x the time of embedding whole answers). Weights are the softmax
-        of the coverage scores; reliability comes from the ``samples`` check only.
+    signal : "smoothie" or "coverage", optional
+        The older spelling of ``scorer``: ``"smoothie"`` is ``scorer="consensus"``,
+        ``"coverage"`` is ``scorer="coverage"``.
 
     Examples
     --------
     >>> from smoothie_core import HashingEmbedder, Router
-    >>> router = Router(["a", "b", "c"], embedder=HashingEmbedder())
+    >>> router = Router(["a", "b", "c"], scorer="consensus", embedder=HashingEmbedder())
     >>> d = router.select("Capital of France?", {"a": "Paris is the capital.",
     ...     "b": "The capital is Paris.", "c": "Bananas are yellow."})
     >>> d.selected in {"a", "b"}, d.mode
@@ -163,12 +197,13 @@ class Router:
         self,
         candidates: Sequence[str],
         *,
+        scorer: str | Scorer | None = None,
         embedder: Embedder | None = None,
-        n_neighbors: int | None = None,
-        max_pool_size: int | None = None,
+        n_neighbors: int | str | None = DEFAULT_N_NEIGHBORS,
+        max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
         default: str | None = None,
         abstain_below: float | None = None,
-        signal: Signal = "smoothie",
+        signal: Signal | None = None,
     ) -> None:
         names = check_candidate_names(candidates, len(list(candidates)))
         if len(names) < MIN_CANDIDATES:
@@ -186,23 +221,57 @@ class Router:
             raise ValueError(
                 f"`abstain_below` must be None or a number in [0, 1] (e.g. 0.5); got {abstain_below!r}."
             )
+        if signal is not None:
+            if signal not in ("smoothie", "coverage"):
+                raise ValueError(f"`signal` must be 'smoothie' or 'coverage'; got {signal!r}.")
+            if scorer is not None:
+                raise ValueError("pass `scorer` or its older spelling `signal`, not both.")
+            scorer = "coverage" if signal == "coverage" else "consensus"
+        if max_pool_size is not None and (
+            isinstance(max_pool_size, bool)
+            or not isinstance(max_pool_size, int)
+            or max_pool_size < 1
+        ):
+            raise ValueError(
+                f"`max_pool_size` must be None or a positive int; got {max_pool_size!r}."
+            )
+        self.scorer: Scorer = get_scorer(scorer).bind(names)
         self.abstain_below = None if abstain_below is None else float(abstain_below)
-        if signal not in ("smoothie", "coverage"):
-            raise ValueError(f"`signal` must be 'smoothie' or 'coverage'; got {signal!r}.")
-        self.signal: Signal = signal
-        #: Per-sample coverage scores aligned with the pool (``signal="coverage"``), or None.
-        self.coverage_scores_: NDArray[np.float64] | None = None
-        #: Reliability report of the last calibration (route mode), or None.
-        self.reliability_: Reliability | None = None
-        self._warned = False
         self.candidates = names
-        self.n_neighbors = check_n_neighbors(n_neighbors)
+        self.n_neighbors = _check_k(n_neighbors)
         self.max_pool_size = max_pool_size
         self.default = default
         self._embedder = embedder
         self.estimator: Smoothie | None = None
+        #: Reliability report of the last calibration (route mode), or None.
+        self.reliability_: Reliability | None = None
+        self._warned = False
+        self._lock = threading.RLock()
 
-    # ----------------------------------------------------------------- embedder
+    # ------------------------------------------------------------ copy support
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- props
+    @property
+    def signal(self) -> Signal:
+        """The older name of the scorer: ``"coverage"`` or ``"smoothie"`` (anything else)."""
+        return "coverage" if isinstance(self.scorer, CoverageScorer) else "smoothie"
+
+    @property
+    def coverage_scores_(self) -> NDArray[np.float64] | None:
+        """Per-sample coverage scores of the pool (``scorer="coverage"``), else None."""
+        with self._lock:
+            if self.signal != "coverage" or self.estimator is None:
+                return None
+            return self.estimator.sample_statistics_
+
     @property
     def embedder(self) -> Embedder:
         """The embedder (the offline MiniLM unless one was given), created on first use."""
@@ -216,24 +285,33 @@ class Router:
     @property
     def pool_size(self) -> int:
         """Samples currently held for Smoothie-Local / Global."""
-        return 0 if self.estimator is None else self.estimator.n_samples_
+        with self._lock:
+            return 0 if self.estimator is None else self.estimator.n_samples_
 
     # --------------------------------------------------------------- calibrate
     def calibrate(
-        self, inputs: Sequence[str], answers: Sequence[Mapping[str, str | None]]
+        self,
+        inputs: Sequence[str],
+        answers: Sequence[Mapping[str, str | None]],
+        *,
+        context: ScoringContext | None = None,
     ) -> CalibrationReport:
         """Fit the route-mode state on unlabeled prompts and every candidate's answers.
 
-        ``answers[s]`` maps candidate name to its answer on ``inputs[s]`` (None or a
-        missing name = that candidate failed). Prompts without all answers are
-        dropped and counted (the triplet statistic needs every candidate).
+        ``answers[s]`` maps candidate name to its answer on ``inputs[s]`` (None, an empty
+        or whitespace-only string, or a missing name = that candidate failed). Prompts
+        without all answers are dropped and counted (scorers that handle missing
+        answers keep prompts where at least 3 candidates answered).
         """
         if len(inputs) != len(answers):
             raise ValueError(
                 f"`inputs` and `answers` must have the same length; got {len(inputs)} and {len(answers)}."
             )
+        if not inputs:
+            raise ValueError("No calibration prompts: `inputs` is empty; pass at least one prompt.")
         failures = {name: 0 for name in self.candidates}
         keep: list[int] = []
+        rows: list[list[str | None]] = []
         for s, row in enumerate(answers):
             unknown = set(row) - set(self.candidates)
             if unknown:
@@ -241,45 +319,43 @@ class Router:
                     f"answers[{s}] names unknown candidates {sorted(unknown)}; expected names "
                     f"from {self.candidates}."
                 )
-            ok = True
-            for name in self.candidates:
-                if not isinstance(row.get(name), str):
+            got = [_answer(row.get(name)) for name in self.candidates]
+            for name, a in zip(self.candidates, got, strict=True):
+                if a is None:
                     failures[name] += 1
-                    ok = False
-            if ok:
+            n_ok = sum(a is not None for a in got)
+            if n_ok == len(got) or (self.scorer.handles_missing and n_ok >= MIN_CANDIDATES):
                 keep.append(s)
+                rows.append(got)
         if not keep:
             raise ValueError(
                 f"No calibration prompt has an answer from every candidate "
                 f"(failures per candidate: {failures}); cannot calibrate."
             )
-        k = self.n_neighbors
+        kept_inputs = [inputs[s] for s in keep]
+        scored = self.scorer.score(
+            rows, kept_inputs, embedder=self.embedder, context=self._context(context)
+        )
+        k = resolve_n_neighbors(self.n_neighbors, len(keep))
         if k is not None and k > len(keep):
             raise ValueError(
                 f"`n_neighbors`={k} needs at least {k} complete calibration prompts; got {len(keep)}."
             )
-        texts = [str(answers[s][name]) for s in keep for name in self.candidates]
-        outs = self.embed(texts).reshape(len(keep), len(self.candidates), -1)
-        ins = self.embed([inputs[s] for s in keep])
-        self.estimator = Smoothie(k, max_samples=self.max_pool_size).fit(
-            outs, ins, candidate_names=self.candidates
+        ins = self.embed(kept_inputs)
+        est = Smoothie(k, statistic=self.scorer.statistic, max_samples=self.max_pool_size).fit(
+            sample_statistics=scored.rows, input_embeddings=ins, candidate_names=self.candidates
         )
+        pw = None
+        if scored.pairwise is not None and np.isfinite(scored.pairwise).all():
+            pw = scored.pairwise.mean(axis=0)
+        _w, rep, _n = est.decide(None, None, n_neighbors=None, pairwise=pw)
+        with self._lock:
+            self.estimator = est
+            self.reliability_ = rep
         kept = set(keep)
         dropped = [s for s in range(len(inputs)) if s not in kept]
-        self.reliability_ = diagnose_deltas(
-            self.estimator.sample_deltas_,
-            candidate_names=self.candidates,
-            pairwise=mean_pairwise_sq_distances(outs),
-        )
-        if self.signal == "coverage":
-            rows = [[str(answers[s][c]) for c in self.candidates] for s in keep]
-            scores = Coverage(self.embedder).sample_scores(rows)
-            self.coverage_scores_ = scores[len(scores) - self.estimator.n_samples_ :]
-            self.reliability_ = diagnose_scores(
-                self.coverage_scores_, candidate_names=self.candidates
-            )
-        self._maybe_warn(self.reliability_, "calibration", stacklevel=3)
-        return CalibrationReport(len(inputs), len(keep), dropped, failures, self.reliability_)
+        self._maybe_warn(rep, "calibration", stacklevel=3)
+        return CalibrationReport(len(inputs), len(keep), dropped, failures, rep)
 
     # ------------------------------------------------------------------- route
     def route(self, text: str) -> Decision:
@@ -297,42 +373,23 @@ class Router:
 
     def _route_many(self, texts: Sequence[str], *, stacklevel: int) -> list[Decision]:
         est = self._require_calibrated()
-        k = self.n_neighbors
-        cov = self.coverage_scores_ if self.signal == "coverage" else None
-        if self.signal == "coverage" and (cov is None or len(cov) != est.n_samples_):
-            raise NotFittedError(
-                "This router uses signal='coverage' but holds no coverage scores for its "
-                "pool; call calibrate first."
-            )
-        if k is None:
-            used = est.n_samples_
-            if cov is None:
-                w = np.tile(est.global_weights_, (len(texts), 1))
-                reports = [self._global_reliability()] * len(texts)
-            else:
-                w = np.tile(_softmax(cov.mean(axis=0)), (len(texts), 1))
-                reports = [diagnose_scores(cov, candidate_names=self.candidates)] * len(texts)
-        else:
-            used = min(k, est.n_samples_)
-            idx = est.kneighbors(
-                self.embed(texts), used
-            )  # one search serves weights and diagnostics
-            if cov is None:
-                deltas = est.sample_deltas_
-                w = weights_from_deltas(neighbor_mean(deltas, idx))
-                reports = [
-                    diagnose_deltas(deltas[row], candidate_names=self.candidates) for row in idx
-                ]
-            else:
-                w = np.array([_softmax(cov[row].mean(axis=0)) for row in idx])
-                reports = [
-                    diagnose_scores(cov[row], candidate_names=self.candidates) for row in idx
-                ]
+        k = resolve_n_neighbors(self.n_neighbors, est.n_samples_)
+        queries = None if k is None else self.embed(texts)
         out = []
-        for row, rep in zip(w, reports, strict=True):
-            decision = self._decision(row, "route", n_neighbors=used, reliability=rep)
-            self._maybe_warn(rep, "route decision", stacklevel=stacklevel)
-            out.append(decision)
+        with self._lock:
+            est = self._require_calibrated()
+            if k is None:
+                w, rep, used = est.decide(None, None, n_neighbors=None)
+                results = [(w, rep, used)] * len(texts)
+            else:
+                assert queries is not None
+                kk = min(k, est.n_samples_)
+                results = [est.decide(q, None, n_neighbors=kk) for q in queries]
+            for w, rep, used in results:
+                out.append(self._decision(w, rep, "route", self.candidates, n_neighbors=used))
+        for d in out:
+            if d.reliability is not None:
+                self._maybe_warn(_report_of(d), "route decision", stacklevel=stacklevel)
         return out
 
     # ------------------------------------------------------------------ select
@@ -343,26 +400,30 @@ class Router:
         *,
         errors: Mapping[str, str] | None = None,
         update_pool: bool = False,
+        context: ScoringContext | None = None,
     ) -> Decision:
         """Pick the best of the candidates' ``answers`` to ``text`` (select mode).
 
-        Candidates missing from ``answers`` (or mapped to None) count as failed.
-        Fallbacks, recorded in :attr:`Decision.fallback`:
+        Candidates missing from ``answers``, mapped to None, or answering an empty or
+        whitespace-only string count as failed (``failed``/``errors``). Fallbacks,
+        recorded in :attr:`Decision.fallback`:
 
         * fewer than 3 answers: the answer with the highest route-mode weight for this
           input if the router holds a pool, else the declared ``default`` if it
           answered, else the first answering candidate in candidate order; one
-          answer is returned as is; none raises ``ValueError``;
+          answer is returned as is; none raises
+          :class:`~smoothie_core.exceptions.AllCandidatesFailedError`;
         * all answers identical: the ``default`` if it answered, else the first.
 
         With every candidate answering and ``n_neighbors = k > 1``, the ``k - 1``
         nearest pooled inputs join this input's statistic. With some failed but at
         least 3 answering, the answers are scored on their own (the pool's statistics
-        describe the full set of candidates).
+        describe the full set of candidates), except by scorers that handle missing
+        answers, which keep using the pool.
 
-        ``update_pool=True`` adds this input to the pool when every candidate answered
-        (bounded by ``max_pool_size``), whatever ``n_neighbors`` is: select-mode traffic
-        then also calibrates :meth:`route` (Smoothie-Global with ``n_neighbors=None``).
+        ``update_pool=True`` adds this input to the pool (bounded by ``max_pool_size``),
+        whatever ``n_neighbors`` is: select-mode traffic then also calibrates
+        :meth:`route` (Smoothie-Global with ``n_neighbors=None``).
         """
         unknown = set(answers) - set(self.candidates)
         if unknown:
@@ -370,129 +431,165 @@ class Router:
                 f"`answers` names unknown candidates {sorted(unknown)}; expected names from "
                 f"{self.candidates}."
             )
-        present = [c for c in self.candidates if isinstance(answers.get(c), str)]
+        got = {c: _answer(answers.get(c)) for c in self.candidates}
+        present = [c for c in self.candidates if got[c] is not None]
         failed = [c for c in self.candidates if c not in present]
-        errs = {c: str((errors or {}).get(c, "no answer")) for c in failed}
+        errs = {
+            c: str(
+                (errors or {}).get(c)
+                or (EMPTY_ANSWER if isinstance(answers.get(c), str) else "no answer")
+            )
+            for c in failed
+        }
         if not present:
-            raise ValueError(f"No candidate answered; cannot select. Errors: {errs}.")
+            raise AllCandidatesFailedError(errs, message="No candidate answered; cannot select.")
         if len(present) < MIN_CANDIDATES:
             return self._fallback_few(text, present, failed, errs)
-        decision = self._select(text, answers, present, failed, errs, update_pool)
+        decision = self._select(text, got, present, failed, errs, update_pool, context)
         if decision.reliability is not None:
-            rep = Reliability(
-                decision.reliability,
-                decision.diagnostics["reasons"],
-                decision.diagnostics["checks"],
-                decision.diagnostics["details"],
-            )
-            self._maybe_warn(rep, "select decision", stacklevel=3)
+            self._maybe_warn(_report_of(decision), "select decision", stacklevel=3)
         return decision
 
     def _select(
         self,
         text: str,
-        answers: Mapping[str, str | None],
+        got: Mapping[str, str | None],
         present: list[str],
         failed: list[str],
         errs: dict[str, str],
         update_pool: bool,
+        context: ScoringContext | None,
     ) -> Decision:
-        texts = [str(answers[c]) for c in present]
-        local = self.n_neighbors is not None and self.n_neighbors > 1 and self.pool_size > 0
-        need_input = (update_pool or local) and not failed
-        embedded = self.embed([*texts, text] if need_input else texts)
-        outs = embedded[: len(texts)][None]
-        inp = embedded[len(texts) :] if need_input else None
-        used = 1
-        own = sample_deltas(outs)
-        hood = own
-        idx: NDArray[np.intp] | None = None
-        if failed:
-            deltas = own
-        elif self.n_neighbors is not None and self.n_neighbors > 1 and self.pool_size > 0:
-            assert self.estimator is not None and inp is not None
-            used = min(self.n_neighbors, self.pool_size + 1)
-            # this input is its own nearest neighbour, plus its used - 1 nearest pooled inputs
-            # (what Smoothie.predict_weights(inp, outs) computes; one search for all uses here)
-            idx = self.estimator.kneighbors(inp, used - 1)[0]
-            hood = np.concatenate([own, self.estimator.sample_deltas_[idx]])
-            w = weights_from_deltas(hood.mean(axis=0))
-            deltas = None
-        else:
-            deltas = own
-        if deltas is not None:
-            w = weights_from_deltas(deltas)[0]
-        rep = diagnose_deltas(
-            hood, candidate_names=present, pairwise=mean_pairwise_sq_distances(outs)
+        scorer = self.scorer
+        full = not failed or scorer.handles_missing
+        names = self.candidates if full else present
+        scored = scorer.score(
+            [[got[c] for c in names]],
+            [text],
+            embedder=self.embedder,
+            context=self._context(context),
         )
-        own_cov = None
-        if self.signal == "coverage":
-            own_cov = Coverage(self.embedder).sample_scores([texts])
-            cov_hood = own_cov
-            pool_cov = self.coverage_scores_
-            if (
-                not failed
-                and used > 1
-                and pool_cov is not None
-                and self.estimator is not None
-                and len(pool_cov) == self.estimator.n_samples_
-            ):
-                assert idx is not None
-                cov_hood = np.concatenate([own_cov, pool_cov[idx]])
-            w = _softmax(cov_hood.mean(axis=0))
-            rep = diagnose_scores(cov_hood, candidate_names=present)
-            deltas = None if deltas is None or np.any(deltas) else deltas
-        fallback = None
-        abstained = False
-        if deltas is not None and not np.any(deltas):
-            fallback = "all answers identical: no information, chose the default/first"
-            chosen = self.default if self.default in present else present[0]
-            smoothie_choice = chosen
-        else:
-            chosen = smoothie_choice = present[int(select_best(w))]
-            if self.abstain_below is not None and rep.score < self.abstain_below:
-                abstained = True
-                if self.default in present:
-                    chosen, target = str(self.default), "the declared default"
-                else:
-                    chosen, target = (
-                        present[0],
-                        "the first answering candidate (no default declared or it failed)",
-                    )
-                fallback = (
-                    f"abstained: reliability {rep.score:.2f} < abstain_below={self.abstain_below}; "
-                    f"chose {target} {chosen!r}"
+        row = scored.rows[0]
+        pairwise = None if scored.pairwise is None else scored.pairwise[0]
+        if pairwise is not None and not np.isfinite(pairwise).all():
+            pairwise = None
+        with self._lock:
+            pool = self.estimator if full else None
+            n_pool = 0 if pool is None else pool.n_samples_
+        k = resolve_n_neighbors(self.n_neighbors, n_pool + 1)
+        if k is None and not scorer.statistic.pooled_select:
+            k = 1
+        uses_pool = pool is not None and (k is None or k > 1)
+        inp = self.embed([text])[0] if (uses_pool or update_pool) and full else None
+        with self._lock:
+            pool = self.estimator if full else None
+            if pool is not None and uses_pool:
+                kk = None if k is None else min(k, pool.n_samples_ + 1)
+                w, rep, used = pool.decide(inp, row, n_neighbors=kk, pairwise=pairwise)
+            else:
+                w, rep = scorer.statistic.decide(
+                    row[None, :], np.array([0]), 0, names, pairwise=pairwise
                 )
-        if update_pool and not failed and inp is not None:
-            self._add_to_pool(outs, inp, own_cov)
+                used = 1
+            decision = self._decision(
+                w,
+                rep,
+                "select",
+                names,
+                n_neighbors=used,
+                failed=failed,
+                errors=errs,
+                no_information=scorer.statistic.no_information(row),
+                details=scored.details[0] if scored.details else None,
+            )
+            if update_pool and full and inp is not None:
+                self._add_to_pool(row, inp)
+        return decision
+
+    # --------------------------------------------------------------- decisions
+    def _decision(
+        self,
+        w: NDArray[np.float64],
+        rep: Reliability,
+        mode: Mode,
+        names: Sequence[str],
+        *,
+        n_neighbors: int,
+        failed: Sequence[str] = (),
+        errors: Mapping[str, str] | None = None,
+        no_information: bool = False,
+        details: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """A decision from weights over ``names`` (the answering candidates in select
+        mode), with the one abstention rule of the router."""
+        present = [n for n in names if n not in failed]
+        weights = {n: float(x) for n, x in zip(names, w, strict=True) if n in present}
+        if len(present) < len(names):  # renormalise over the answering candidates
+            total = sum(weights.values())
+            if total > 0:
+                weights = {n: x / total for n, x in weights.items()}
+        choice = max(present, key=lambda n: (weights[n], -names.index(n)))
+        chosen, fallback, abstained = choice, None, False
+        if no_information:
+            chosen = self.default if self.default in present else present[0]
+            fallback = "all answers identical: no information, chose the default/first"
+        elif self.abstain_below is not None and rep.score < self.abstain_below:
+            abstained = True
+            chosen, target = self._abstention_target(mode, present)
+            fallback = (
+                f"abstained: reliability {rep.score:.2f} < abstain_below={self.abstain_below}; "
+                f"chose {target} {chosen!r}"
+            )
+        diagnostics: dict[str, Any] = {
+            "reasons": list(rep.reasons),
+            "checks": dict(rep.checks),
+            "details": dict(rep.details),
+            "smoothie_choice": choice,
+            "signal": self.signal,
+            "scorer": self.scorer.id,
+        }
+        if details:
+            diagnostics.update(_named_details(details, names))
         return Decision(
             selected=chosen,
-            weights={c: float(x) for c, x in zip(present, w, strict=True)},
-            mode="select",
-            failed=failed,
-            n_neighbors=used,
+            weights=weights,
+            mode=mode,
+            failed=list(failed),
+            n_neighbors=n_neighbors,
             fallback=fallback,
-            errors=errs,
-            reliability=rep.score,
+            errors=dict(errors or {}),
+            reliability=float(rep.score),
             abstained=abstained,
-            diagnostics=_diagnostics(rep, smoothie_choice, self.signal),
+            diagnostics=diagnostics,
         )
+
+    def _abstention_target(self, mode: Mode, present: Sequence[str]) -> tuple[str, str]:
+        """Where an abstaining decision goes (one rule for both modes)."""
+        if self.default is not None and self.default in present:
+            return self.default, "the declared default"
+        if mode == "route" and self.n_neighbors is not None and self.estimator is not None:
+            gw = self.estimator.global_weights_
+            return self.candidates[int(select_best(gw))], "the calibrated global choice"
+        if mode == "route":
+            return self.candidates[0], "the first candidate (no default declared)"
+        return present[0], "the first answering candidate (no default declared or it failed)"
 
     # ------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the calibrated/pooled state (no pickle; atomic). See :meth:`Router.load`."""
-        est = self._require_calibrated()
-        meta = {
-            "kind": "smoothie_core.Router",
-            "embedder_id": self.embedder.id,
-            "default": self.default,
-            "max_pool_size": self.max_pool_size,
-            "abstain_below": self.abstain_below,
-            "signal": self.signal,
-        }
-        if self.coverage_scores_ is not None:
-            meta["coverage_scores"] = self.coverage_scores_.tolist()
-        return est.save(path, metadata=meta)
+        with self._lock:
+            est = self._require_calibrated()
+            meta = {
+                "kind": "smoothie_core.Router",
+                "embedder_id": self.embedder.id,
+                "default": self.default,
+                "max_pool_size": self.max_pool_size,
+                "abstain_below": self.abstain_below,
+                "n_neighbors": self.n_neighbors,
+                "signal": self.signal,
+                "scorer": {"name": self.scorer.name, "config": self.scorer.config()},
+            }
+            return est.save(path, metadata=meta)
 
     @classmethod
     def load(
@@ -501,12 +598,17 @@ class Router:
         *,
         candidates: Sequence[str] | None = None,
         embedder: Embedder | None = None,
+        n_neighbors: int | str | None = _KEEP,
+        default: str | None = _KEEP,
+        abstain_below: float | None = _KEEP,
+        max_pool_size: int | None = _KEEP,
     ) -> Router:
         """Load a router saved by :meth:`save`.
 
         ``candidates``, if given, must equal the saved names (same order); ``embedder``
         must have the saved embedder's ``id`` (a different embedder gives incomparable
-        vectors).
+        vectors). ``n_neighbors``, ``default``, ``abstain_below`` and ``max_pool_size``
+        override the saved values when given.
         """
         est = Smoothie.load(path)
         meta = getattr(est, "metadata_", {})
@@ -518,33 +620,55 @@ class Router:
                 f"The saved router was calibrated for candidates {names}; got {list(candidates)}. "
                 "Pass the same models, with the same names, in the same order."
             )
-        router = cls(
-            names,
-            embedder=embedder,
-            n_neighbors=est.n_neighbors,
-            max_pool_size=meta.get("max_pool_size"),
-            default=meta.get("default"),
-            abstain_below=meta.get("abstain_below"),
-            signal=meta.get("signal", "smoothie"),
-        )
+        spec = meta.get("scorer")
+        try:
+            if isinstance(spec, dict):
+                scorer = scorer_from_config(str(spec.get("name")), dict(spec.get("config") or {}))
+            else:  # files written before scorers existed
+                scorer = get_scorer("coverage" if meta.get("signal") == "coverage" else "consensus")
+            scorer = scorer.bind(names)
+        except (TypeError, ValueError) as err:
+            raise StateFileError(f"{str(path)!r} names an invalid scorer {spec!r}: {err}") from err
+        if scorer.statistic != est._stat():
+            raise StateFileError(
+                f"{str(path)!r}: the scorer {scorer.id!r} does not match the saved statistic "
+                f"{est._stat()!r}."
+            )
+        saved_k = meta.get("n_neighbors", est.n_neighbors)
+        try:
+            router = cls(
+                names,
+                scorer=scorer,
+                embedder=embedder,
+                n_neighbors=saved_k if n_neighbors is _KEEP else n_neighbors,
+                max_pool_size=meta.get("max_pool_size")
+                if max_pool_size is _KEEP
+                else max_pool_size,
+                default=meta.get("default") if default is _KEEP else default,
+                abstain_below=meta.get("abstain_below")
+                if abstain_below is _KEEP
+                else abstain_below,
+            )
+        except (TypeError, ValueError) as err:
+            raise StateFileError(f"{str(path)!r} holds invalid router settings: {err}") from err
         if embedder is not None and embedder.id != meta.get("embedder_id"):
             raise ValueError(
                 f"The saved router was calibrated with embedder {meta.get('embedder_id')!r}; "
                 f"got {embedder.id!r}. Use the same embedder (or recalibrate)."
             )
+        k = resolve_n_neighbors(router.n_neighbors, est.n_samples_)
+        if k is not None and est.input_embeddings_ is None:
+            raise StateFileError(f"{str(path)!r} has no input embeddings for n_neighbors={k}.")
+        est.n_neighbors = k
         router.estimator = est
-        cov = meta.get("coverage_scores")
-        if cov is not None:
-            arr = np.asarray(cov, dtype=np.float64)
-            if arr.shape != (est.n_samples_, len(names)) or not np.isfinite(arr).all():
-                raise StateFileError(
-                    f"{str(path)!r}: coverage_scores has shape {arr.shape}; expected "
-                    f"({est.n_samples_}, {len(names)}) finite values."
-                )
-            router.coverage_scores_ = arr
         return router
 
     # ---------------------------------------------------------------- helpers
+    def _context(self, context: ScoringContext | None) -> ScoringContext | None:
+        if context is None or context.candidates:
+            return context
+        return dataclasses.replace(context, candidates=list(self.candidates))
+
     def _require_calibrated(self) -> Smoothie:
         if self.estimator is None:
             raise NotFittedError(
@@ -553,78 +677,35 @@ class Router:
             )
         return self.estimator
 
-    def _add_to_pool(
-        self,
-        outs: NDArray[np.float32],
-        inp: NDArray[np.float32],
-        coverage: NDArray[np.float64] | None = None,
-    ) -> None:
+    def _add_to_pool(self, row: NDArray[np.float64], inp: NDArray[np.float32]) -> None:
+        """Append one scored input (call under the lock)."""
         if self.estimator is None:
-            self.estimator = Smoothie(self.n_neighbors, max_samples=self.max_pool_size)
-            self.coverage_scores_ = None
-        self.estimator.partial_fit(outs, inp, candidate_names=self.candidates)
-        if coverage is not None:
-            old = self.coverage_scores_
-            rows = coverage if old is None else np.concatenate([old, coverage])
-            self.coverage_scores_ = rows[max(0, len(rows) - self.estimator.n_samples_) :]
-
-    def _decision(
-        self,
-        w: NDArray[np.float64],
-        mode: Mode,
-        *,
-        n_neighbors: int,
-        reliability: Reliability | None = None,
-    ) -> Decision:
-        choice = self.candidates[int(select_best(w))]
-        chosen, fallback, abstained = choice, None, False
-        if (
-            reliability is not None
-            and self.abstain_below is not None
-            and reliability.score < self.abstain_below
-        ):
-            abstained = True
-            if self.default is not None:
-                chosen, target = self.default, "the declared default"
-            elif self.n_neighbors is not None and self.estimator is not None:
-                gw = self.estimator.global_weights_
-                chosen, target = (
-                    self.candidates[int(select_best(gw))],
-                    "the calibrated global choice",
-                )
-            else:
-                chosen, target = self.candidates[0], "the first candidate (no default declared)"
-            fallback = (
-                f"abstained: reliability {reliability.score:.2f} < abstain_below="
-                f"{self.abstain_below}; chose {target} {chosen!r}"
+            k = resolve_n_neighbors(self.n_neighbors, AUTO_NEIGHBORS_CAP)
+            self.estimator = Smoothie(
+                k, statistic=self.scorer.statistic, max_samples=self.max_pool_size
             )
-        return Decision(
-            selected=chosen,
-            weights={c: float(x) for c, x in zip(self.candidates, w, strict=True)},
-            mode=mode,
-            n_neighbors=n_neighbors,
-            fallback=fallback,
-            reliability=None if reliability is None else reliability.score,
-            abstained=abstained,
-            diagnostics={}
-            if reliability is None
-            else _diagnostics(reliability, choice, self.signal),
+        self.estimator.partial_fit(
+            sample_statistics=row[None, :],
+            input_embeddings=inp[None, :],
+            candidate_names=self.candidates,
         )
 
     def _global_reliability(self) -> Reliability:
-        """The calibration's report (recomputed from the statistics after load/pool updates)."""
-        est = self._require_calibrated()
-        rep = self.reliability_
-        if rep is None or rep.details.get("n_samples") != est.n_samples_:
-            rep = diagnose_deltas(est.sample_deltas_, candidate_names=self.candidates)
-            self.reliability_ = rep
-        return rep
+        """The calibration's (or pool's) global report."""
+        with self._lock:
+            est = self._require_calibrated()
+            rep = self.reliability_
+            if rep is None or rep.details.get("n_samples") != est.n_samples_:
+                rep = est.decide(None, None, n_neighbors=None)[1]
+                self.reliability_ = rep
+            return rep
 
     def _maybe_warn(self, rep: Reliability, what: str, *, stacklevel: int) -> None:
         """One :class:`ReliabilityWarning` per router, the first time reliability is low."""
-        if self._warned or rep.score >= WARN_BELOW:
-            return
-        self._warned = True
+        with self._lock:
+            if self._warned or rep.score >= WARN_BELOW:
+                return
+            self._warned = True
         why = rep.reasons[0] if rep.reasons else "see Decision.diagnostics"
         warnings.warn(
             f"Smoothie's {what} has low reliability ({rep.score:.2f} < {WARN_BELOW}): {why} "
@@ -641,7 +722,7 @@ class Router:
         weights = {c: 1.0 / len(present) for c in present}
         if len(present) == 1:
             chosen, why = present[0], "only one candidate answered"
-        elif self.estimator is not None:  # a pool (Local states always hold inputs)
+        elif self.pool_size > 0:  # a pool (Local states always hold inputs)
             route = self.route(text)
             sub = {c: route.weights[c] for c in present}
             total = sum(sub.values())
@@ -667,19 +748,29 @@ class Router:
         )
 
 
-def _diagnostics(
-    rep: Reliability, smoothie_choice: str, signal: str = "smoothie"
-) -> dict[str, Any]:
-    return {
-        "reasons": list(rep.reasons),
-        "checks": dict(rep.checks),
-        "details": dict(rep.details),
-        "smoothie_choice": smoothie_choice,
-        "signal": signal,
-    }
+def _answer(value: Any) -> str | None:
+    """An answer, or None when the candidate failed (None, empty or whitespace-only)."""
+    if isinstance(value, str) and value.strip():
+        return value
+    return None
 
 
-def _softmax(scores: NDArray[np.float64]) -> NDArray[np.float64]:
-    z = np.exp(scores - scores.max())
-    out: NDArray[np.float64] = z / z.sum()
+def _report_of(d: Decision) -> Reliability:
+    assert d.reliability is not None
+    return Reliability(
+        d.reliability,
+        d.diagnostics.get("reasons", []),
+        d.diagnostics.get("checks", {}),
+        d.diagnostics.get("details", {}),
+    )
+
+
+def _named_details(details: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """Scorer details with per-candidate lists turned into name -> value maps."""
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        if isinstance(value, list) and len(value) == len(names):
+            out[key] = dict(zip(names, value, strict=True))
+        else:
+            out[key] = value
     return out

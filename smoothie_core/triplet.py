@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from smoothie_core._parallel import for_row_blocks
-from smoothie_core._validation import check_finite, check_output_embeddings
+from smoothie_core._validation import check_finite, check_output_embeddings, check_scale
 
 __all__ = [
     "sample_deltas",
@@ -45,6 +45,9 @@ _MIN_FAST_SCALE = float(np.finfo(np.float64).tiny) * 1e20
 
 #: Outputs whose spread is below this (relative to their squared norms) count as identical.
 _IDENTICAL_RTOL = 1e-24
+
+#: Per-sample statistics below this suggest squared distances that underflowed.
+_UNDERFLOW = 1e-200
 
 #: Inputs up to this size are assumed to sit in the CPU cache (see _sample_deltas_into).
 _CACHE_RESIDENT_BYTES = 8 << 20
@@ -89,6 +92,10 @@ def sample_deltas(output_embeddings: ArrayLike) -> NDArray[np.float64]:
             "`output_embeddings` are too large: their squared distances overflow float64; "
             "normalise the embeddings (e.g. to unit length) first."
         )
+    if deltas.size:
+        top = np.abs(deltas).max(axis=1)
+        if (top < _UNDERFLOW).any():  # tiny or zero rows: underflow, or identical outputs
+            check_scale(lam, "output_embeddings")  # one extra pass, only in this case
     return deltas
 
 

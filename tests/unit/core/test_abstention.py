@@ -136,7 +136,14 @@ def test_decision_dict_is_json_with_new_fields() -> None:
     d = _quiet(router.route, prompts[0]).to_dict()
     back = json.loads(json.dumps(d))
     assert back["abstained"] is True and 0.0 <= back["reliability"] <= 1.0
-    assert set(back["diagnostics"]) == {"reasons", "checks", "details", "smoothie_choice", "signal"}
+    assert set(back["diagnostics"]) == {
+        "reasons",
+        "checks",
+        "details",
+        "smoothie_choice",
+        "signal",
+        "scorer",
+    }
 
 
 def test_loaded_router_recomputes_reliability(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -46,7 +46,8 @@ def test_file_has_no_pickle_and_a_json_header(fitted: Smoothie, tmp_path: Path) 
         header = json.loads(npz["__header__"].tobytes())
         assert all(npz[k].dtype != object for k in npz.files)
     assert header["format"] == "smoothie-router/Smoothie"
-    assert header["format_version"] == 1
+    assert header["format_version"] == 2
+    assert header["statistic"] == {"name": "triplet"}
     assert "library_version" in header
 
 

@@ -1,0 +1,164 @@
+"""Peer review: label-free judge weighting (aggregate_grades) and the scorer with scripted judges."""
+
+from __future__ import annotations
+
+import re
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from smoothie_core import HashingEmbedder, Router
+from smoothie_core.diagnostics import ReliabilityWarning
+from smoothie_core.scorers import ScoringContext
+from smoothie_core.scorers.peer import (
+    PeerReviewScorer,
+    aggregate_grades,
+    grade_prompt,
+    judge_reliabilities,
+    parse_grades,
+)
+
+
+def judged(seed: int, n: int = 300, m: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Three honest noisy judges, one inverse judge, one random judge."""
+    rng = np.random.default_rng(seed)
+    q = rng.normal(size=(n, 1, m))
+    honest = q + 0.9 * rng.normal(size=(n, 3, m))
+    inverse = -q + 0.3 * rng.normal(size=(n, 1, m))
+    random_ = rng.normal(size=(n, 1, m)) * 2.0
+    return np.concatenate([honest, inverse, random_], axis=1), q[:, 0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_aggregation_beats_the_plain_mean_with_an_inverse_and_a_random_judge(seed: int) -> None:
+    grades, q = judged(seed)
+    best = q.argmax(axis=1)
+    plain = (grades.mean(axis=1).argmax(axis=1) == best).mean()
+    weighted = (aggregate_grades(grades).argmax(axis=1) == best).mean()
+    assert weighted > plain + 0.1
+    loading, _noise = judge_reliabilities(grades)
+    assert (loading[:3] > 0).all() and loading[3] < 0
+    assert abs(loading[4]) < 0.5 * loading[:3].min()
+
+
+def test_aggregation_handles_missing_grades_and_lenient_judges() -> None:
+    grades, q = judged(4)
+    grades[:, 0] += 3.0  # a lenient judge: bias, not information
+    mask = np.random.default_rng(5).random(grades.shape) < 0.2
+    grades[mask] = np.nan
+    w = aggregate_grades(grades)
+    assert np.isfinite(w).all() and np.allclose(w.sum(axis=1), 1.0)
+    assert (w.argmax(axis=1) == q.argmax(axis=1)).mean() > 0.6
+
+
+def test_few_judges_fall_back_to_the_plain_mean() -> None:
+    g = np.array([[[1.0, 5.0, 9.0], [2.0, 4.0, 8.0]]])
+    loading, noise = judge_reliabilities(g)
+    assert loading.tolist() == [1.0, 1.0] and noise.tolist() == [1.0, 1.0]
+    assert int(aggregate_grades(g)[0].argmax()) == 2
+    with pytest.raises(ValueError, match=r"shape \(n_samples, n_judges, n_candidates >= 2\)"):
+        aggregate_grades(np.zeros((3, 4)))
+
+
+def test_prompt_and_parsing() -> None:
+    prompt = grade_prompt("What is 2+2?", ["4", "five"])
+    assert "Answer A:\n4" in prompt and "Answer B:\nfive" in prompt
+    assert parse_grades("A: 9\nB: 2", 2) == [9.0, 2.0]
+    assert np.isnan(parse_grades("A: 11", 1)[0])  # out of range
+
+
+# -------------------------------------------------------------- with a router
+TRUTH = {"good": 9.0, "ok": 6.0, "bad": 1.0}
+
+
+class Judges:
+    """Scripted judges: honest, lenient-biased, random, inverse, position-biased."""
+
+    def __init__(self, kinds: dict[str, str], seed: int = 0) -> None:
+        self.kinds = kinds
+        self.rng = np.random.default_rng(seed)
+        self.calls: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, judge: str, prompt: str) -> str:
+        with self.lock:
+            self.calls.append(judge)
+            answers = re.findall(r"Answer ([A-Z]):\n(.*?)\n", prompt)
+            lines = []
+            for pos, (label, text) in enumerate(answers):
+                quality = next(v for k, v in TRUTH.items() if text.startswith(k))
+                kind = self.kinds[judge]
+                if kind == "honest":
+                    g = quality + self.rng.normal(0, 0.5)
+                elif kind == "lenient":
+                    g = min(10.0, quality + 3)
+                elif kind == "random":
+                    g = float(self.rng.integers(1, 11))
+                elif kind == "inverse":
+                    g = 11 - quality
+                else:  # position-biased: loves whatever is shown first
+                    g = 10.0 if pos == 0 else 2.0
+                lines.append(f"{label}: {min(10.0, max(1.0, g)):.0f}")
+            return "\n".join(lines)
+
+
+NAMES = ["m1", "m2", "m3", "m4"]
+
+
+def answers_for(i: int) -> dict[str, str]:
+    """m1 is good, m2 ok, m3 and m4 bad on even inputs; m3 good on odd ones."""
+    if i % 2:
+        return {"m1": f"ok {i}", "m2": f"ok {i}.", "m3": f"good {i}", "m4": f"bad {i}"}
+    return {"m1": f"good {i}", "m2": f"ok {i}", "m3": f"bad {i}", "m4": f"bad {i}."}
+
+
+@pytest.mark.parametrize("adversary", ["random", "inverse", "position", "lenient"])
+def test_a_bad_judge_does_not_flip_decisions(adversary: str) -> None:
+    kinds = {"m1": "honest", "m2": "honest", "m3": "honest", "m4": adversary}
+    judges = Judges(kinds)
+    ctx = ScoringContext(judge=judges)
+    router = Router(NAMES, scorer="peer_review", embedder=HashingEmbedder())
+    right = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReliabilityWarning)
+        for i in range(40):
+            d = router.select(f"question {i}", answers_for(i), update_pool=True, context=ctx)
+            right += d.selected == ("m3" if i % 2 else "m1")
+            assert "grades" in d.diagnostics
+    assert right >= 36
+    assert len(judges.calls) == 40 * 4
+
+
+def test_budget_caps_judge_calls_and_rotates_judges() -> None:
+    judges = Judges(dict.fromkeys(NAMES, "honest"))
+    scorer = PeerReviewScorer(max_judge_calls=2)
+    router = Router(NAMES, scorer=scorer, embedder=HashingEmbedder())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReliabilityWarning)
+        for i in range(4):
+            router.select(f"q{i}", answers_for(i), context=ScoringContext(judge=judges))
+    assert len(judges.calls) == 8
+    assert set(judges.calls) == set(NAMES)
+
+
+def test_peer_review_needs_a_judge() -> None:
+    router = Router(NAMES, scorer="peer_review", embedder=HashingEmbedder())
+    with pytest.raises(ValueError, match="needs a judge"):
+        router.select("q", answers_for(0))
+
+
+def test_peer_router_state_round_trips(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    judges = Judges(dict.fromkeys(NAMES, "honest"))
+    router = Router(NAMES, scorer="peer_review", embedder=HashingEmbedder(), n_neighbors=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReliabilityWarning)
+        router.calibrate(
+            [f"q{i}" for i in range(10)],
+            [answers_for(i) for i in range(10)],
+            context=ScoringContext(judge=judges),
+        )
+        back = Router.load(router.save(tmp_path / "peer.npz"), embedder=HashingEmbedder())
+        assert back.scorer.id == router.scorer.id
+        assert back.route("q2").weights == router.route("q2").weights
