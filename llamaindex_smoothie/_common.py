@@ -1,50 +1,231 @@
-"""Shared checks and conversions for the selector, the query engine and the LLM."""
+"""What the selector, the query engine and the LLM share: options, names, answers, decisions.
+
+The options every LlamaIndex front door takes (and LangChain's ``SmoothieRouter``
+takes, with the same names and defaults from :mod:`smoothie_core.defaults`) are
+validated and turned into a :class:`smoothie_core.Router`, a
+:class:`~smoothie_core.orchestration.CallPolicy` and a cost-aware choice in one place,
+:class:`Options`. A new ``Router`` option is one field here, passed through.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from smoothie_core.router import Decision
-
-#: ``n_neighbors="auto"`` uses this many nearest calibration queries (fewer if fewer exist).
-AUTO_NEIGHBORS = 10
+from smoothie_core._validation import check_candidate_names, check_n_neighbors
+from smoothie_core.cost import check_prices, cost_scores
+from smoothie_core.defaults import (
+    AUTO_NEIGHBORS_CAP,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_POOL_SIZE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_N_NEIGHBORS,
+    DEFAULT_TIMEOUT,
+)
+from smoothie_core.embedders import Embedder
+from smoothie_core.exceptions import NotFittedError
+from smoothie_core.orchestration import CallPolicy, GridResults
+from smoothie_core.router import Decision, Router
 
 NNeighbors = int | None | Literal["auto"]
+#: ``errors[s][name]``: why candidate ``name`` failed on calibration prompt ``s``.
+Errors = list[dict[str, str]]
+Answers = list[dict[str, str | None]]
+
+#: The error recorded for an empty or whitespace-only answer (a failed answer, not a
+#: failed call: it is not retried).
+EMPTY_ANSWER = "EmptyAnswerError: the answer is empty or whitespace only"
+
+#: Options that configure the :class:`~smoothie_core.Router` itself (a ``router=``
+#: passed in already carries them).
+ROUTER_OPTIONS = ("n_neighbors", "default", "abstain_below", "max_pool_size")
 
 
-def resolve_auto_neighbors(
-    n_neighbors: NNeighbors, answers: Sequence[dict[str, str | None]]
-) -> int | None:
-    """``"auto"`` -> ``min(AUTO_NEIGHBORS, complete calibration rows)``; anything else unchanged."""
-    if n_neighbors != "auto":
-        return n_neighbors
-    complete = sum(1 for row in answers if all(isinstance(v, str) for v in row.values()))
-    return max(1, min(AUTO_NEIGHBORS, complete))
+def check_n_neighbors_option(value: Any) -> NNeighbors:
+    """``None`` (Smoothie-Global), a positive int (Smoothie-Local) or ``"auto"``."""
+    if value == "auto" and isinstance(value, str):
+        return "auto"
+    if isinstance(value, str):
+        raise ValueError(
+            f'`n_neighbors` must be None, a positive int or "auto"; got the str {value!r}.'
+        )
+    return check_n_neighbors(value)
 
 
-def unique_names(names: Sequence[str | None], what: str) -> list[str]:
-    """Check that every ``what`` has a distinct, non-empty name."""
+def resolve_n_neighbors(value: NNeighbors, n_complete: int | None = None) -> int | None:
+    """The int (or None) the core :class:`~smoothie_core.Router` takes.
+
+    ``"auto"`` averages ``min(AUTO_NEIGHBORS_CAP, n_complete)`` neighbours, where
+    ``n_complete`` counts the calibration prompts every candidate answered; without a
+    calibration (select mode) the cap itself (the router then uses at most the pool).
+    """
+    if value != "auto":
+        return value
+    if n_complete is None:
+        return AUTO_NEIGHBORS_CAP
+    return max(1, min(AUTO_NEIGHBORS_CAP, n_complete))
+
+
+def check_names(names: Sequence[str | None], what: str) -> list[str]:
+    """Candidate names read from LlamaIndex objects, checked by the core rule.
+
+    The core (:func:`smoothie_core._validation.check_candidate_names`) owns the rule
+    (distinct, non-empty strings); this adds where the names come from.
+    """
     missing = [i for i, n in enumerate(names) if not n]
     if missing:
         raise ValueError(
             f"Every {what} needs a name (Smoothie matches candidates by name); {what} "
             f"{missing[0]} has none. Give each one a name, e.g. ToolMetadata(name=...)."
         )
-    dups = sorted({str(n) for n in names if names.count(n) > 1})
-    if dups:
-        raise ValueError(f"{what} names must be distinct; got duplicates {dups} in {list(names)}.")
-    return [str(n) for n in names]
+    try:
+        return check_candidate_names([str(n) for n in names], len(names))
+    except ValueError as err:
+        raise ValueError(f"{what} names {list(names)}: {err}") from None
 
 
-def reason(decision: Decision, n_choices: int) -> str:
-    """Human-readable reason carrying the selected candidate's weight."""
+def drop_empty(answers: Answers, errors: Errors) -> tuple[Answers, Errors]:
+    """Empty or whitespace-only answers become failures (None + :data:`EMPTY_ANSWER`)."""
+    out_answers: Answers = []
+    out_errors: Errors = []
+    for row, errs in zip(answers, errors, strict=True):
+        row, errs = dict(row), dict(errs)
+        for name, text in row.items():
+            if isinstance(text, str) and not text.strip():
+                row[name] = None
+                errs[name] = EMPTY_ANSWER
+        out_answers.append(row)
+        out_errors.append(errs)
+    return out_answers, out_errors
+
+
+def grid_answers(grid: GridResults[str]) -> tuple[Answers, Errors]:
+    """A calibration grid's answers and errors, empty answers counted as failures."""
+    return drop_empty(grid.answers, grid.errors)
+
+
+def complete_rows(names: Sequence[str], answers: Answers) -> int:
+    """Calibration prompts that every candidate answered."""
+    return sum(1 for row in answers if all(isinstance(row.get(n), str) for n in names))
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options of a LlamaIndex front door, validated together.
+
+    Same names, meanings and defaults as LangChain's ``SmoothieRouter`` (the defaults
+    come from :mod:`smoothie_core.defaults`). ``names`` are the candidates, in order.
+    """
+
+    names: tuple[str, ...]
+    n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS  # type: ignore[assignment]
+    default: str | None = None
+    abstain_below: float | None = None
+    max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE
+    prices: Mapping[str, float] | None = None
+    cost_tradeoff: float = 0.0
+    timeout: float | None = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n_neighbors", check_n_neighbors_option(self.n_neighbors))
+        ms = self.max_pool_size
+        if ms is not None and (isinstance(ms, bool) or not isinstance(ms, int) or ms < 1):
+            raise ValueError(f"`max_pool_size` must be None or a positive int; got {ms!r}.")
+        t = self.cost_tradeoff
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
+            raise ValueError(f"`cost_tradeoff` must be a number >= 0; got {t!r}.")
+        if self.prices is not None:
+            object.__setattr__(self, "prices", check_prices(self.prices, self.names))
+        elif t > 0:
+            raise ValueError(
+                f"`cost_tradeoff`={t} needs `prices` (one price per candidate {list(self.names)})."
+            )
+        self.policy  # noqa: B018  (validates timeout, max_retries, max_concurrency)
+
+    @property
+    def policy(self) -> CallPolicy:
+        """How candidates are called (:mod:`smoothie_core.orchestration`)."""
+        return CallPolicy(
+            timeout=self.timeout, max_retries=self.max_retries, max_concurrency=self.max_concurrency
+        )
+
+    def router_kwargs(self, n_complete: int | None = None) -> dict[str, Any]:
+        """Keyword arguments of :class:`smoothie_core.Router` (``"auto"`` resolved)."""
+        return {
+            "n_neighbors": resolve_n_neighbors(self.n_neighbors, n_complete),
+            "max_pool_size": self.max_pool_size,
+            "default": self.default,
+            "abstain_below": self.abstain_below,
+        }
+
+    def new_router(self, embedder: Embedder | None, n_complete: int | None = None) -> Router:
+        """A fresh (unfitted) router for these candidates and options."""
+        return Router(list(self.names), embedder=embedder, **self.router_kwargs(n_complete))
+
+    def choose(self, decision: Decision) -> tuple[Decision, dict[str, Any]]:
+        """Apply the cost rule to a route decision; extra metadata (``scores``, ``prices``).
+
+        ``score = weight - cost_tradeoff * price / max(prices)``
+        (:func:`smoothie_core.cost.cost_scores`); an abstained decision keeps its fallback.
+        """
+        if self.prices is None or self.cost_tradeoff == 0 or decision.abstained:
+            return decision, {}
+        scores = cost_scores(decision.weights, self.prices, self.cost_tradeoff)
+        order = list(self.names)
+        best = max(scores, key=lambda n: (scores[n], -order.index(n)))
+        extra = {"scores": scores, "prices": dict(self.prices)}
+        return dataclasses.replace(decision, selected=best), extra
+
+
+def router_options(router: Router) -> dict[str, Any]:
+    """The router-level options a ready :class:`~smoothie_core.Router` carries."""
+    return {name: getattr(router, name) for name in ROUTER_OPTIONS}
+
+
+def check_no_router_options(given: Mapping[str, Any]) -> None:
+    """With ``router=``, the router-level options come from it: reject conflicting ones."""
+    defaults = {
+        "n_neighbors": DEFAULT_N_NEIGHBORS,
+        "default": None,
+        "abstain_below": None,
+        "max_pool_size": DEFAULT_MAX_POOL_SIZE,
+    }
+    conflicting = sorted(k for k in ROUTER_OPTIONS if k in given and given[k] != defaults[k])
+    if conflicting:
+        raise ValueError(
+            f"`router=` carries its own {', '.join(ROUTER_OPTIONS)}; got also "
+            f"{ {k: given[k] for k in conflicting} }. Set them on the Router, or leave out "
+            "`router=` to build one from these options."
+        )
+
+
+def not_fitted(component: str, err: NotFittedError) -> NotFittedError:
+    """The front door's "call fit first" message for a router without calibration."""
+    return NotFittedError(
+        f"{component} has no calibration yet: call fit(prompts) first (the older spelling "
+        f"calibrate(...) works too), or load a saved one. ({err})"
+    )
+
+
+def reason(decision: Decision, n_choices: int, extra: Mapping[str, Any] | None = None) -> str:
+    """Human-readable reason carrying the selected candidate's weight (and score)."""
     w = decision.weights.get(decision.selected, float("nan"))
     if decision.mode == "route":
         how = f"route mode, {decision.n_neighbors} nearest calibration queries"
     else:
         how = f"select mode, {n_choices - len(decision.failed)} answers scored"
-    text = f"Smoothie weight {w:.3f} for {decision.selected!r}, highest of {n_choices} ({how})"
+    scores = (extra or {}).get("scores")
+    if scores is not None:
+        text = (
+            f"Smoothie weight {w:.3f} for {decision.selected!r}, cost-adjusted score "
+            f"{scores[decision.selected]:.3f}, highest of {n_choices} ({how})"
+        )
+    else:
+        text = f"Smoothie weight {w:.3f} for {decision.selected!r}, highest of {n_choices} ({how})"
     if decision.fallback:
         text += f"; fallback: {decision.fallback}"
     return text

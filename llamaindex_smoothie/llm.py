@@ -3,12 +3,14 @@
 * ``mode="select"`` (test-time): every candidate answers, Smoothie scores the answers
   and the best one is returned. Costs one call per candidate; streaming yields the
   selected answer as one chunk (all answers are needed before choosing).
-* ``mode="route"`` (train-time): :meth:`SmoothieLLM.calibrate` once on unlabeled
-  prompts; each call is then sent to the one candidate whose nearest calibration
-  prompts score best, and streams natively. If that candidate fails before its first
-  token, the next-highest-weighted candidate is tried.
+* ``mode="route"`` (train-time): :meth:`SmoothieLLM.fit` once on unlabeled prompts;
+  each call is then sent to the one candidate whose nearest calibration prompts score
+  best, and streams natively. If that candidate fails before its first token, the
+  next-best candidate is tried (``fallback_on_error``).
 
-The decision (a :class:`smoothie_core.Decision` as a dict) is in
+Candidates are called through :mod:`smoothie_core.orchestration` (per-call ``timeout``
+and ``max_retries``, at most ``max_concurrency`` at once), as on every front door. The
+decision (a :class:`smoothie_core.Decision` as a dict) is in
 ``response.additional_kwargs["smoothie"]``.
 """
 
@@ -20,7 +22,7 @@ import os
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.llms.types import (
@@ -38,41 +40,93 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny,
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
 
-from llamaindex_smoothie._common import NNeighbors, resolve_auto_neighbors, unique_names
-from llamaindex_smoothie._runner import Errors, acall_all, arun_grid, call_all, run_grid
-from llamaindex_smoothie._texts import messages_text
+from llamaindex_smoothie._calibration import (
+    acollect,
+    afit_router,
+    check_prompts,
+    collect,
+    fit_router,
+)
+from llamaindex_smoothie._common import (
+    EMPTY_ANSWER,
+    Errors,
+    NNeighbors,
+    Options,
+    check_n_neighbors_option,
+    check_names,
+    check_no_router_options,
+    not_fitted,
+    router_options,
+)
+from llamaindex_smoothie._texts import llm_text, messages_text
 from llamaindex_smoothie.embeddings import as_embedder
 from llamaindex_smoothie.events import emit_decision
+from smoothie_core.defaults import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_POOL_SIZE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_N_NEIGHBORS,
+    DEFAULT_TIMEOUT,
+)
 from smoothie_core.embedders import Embedder, default_embedder
+from smoothie_core.exceptions import AllCandidatesFailedError, NotFittedError
+from smoothie_core.orchestration import (
+    CallResults,
+    acall_each,
+    acall_first,
+    call_each,
+    call_first,
+    fallback_order,
+)
 from smoothie_core.router import CalibrationReport, Decision, Router
 
 __all__ = ["SmoothieLLM"]
 
 R = TypeVar("R", ChatResponse, CompletionResponse)
 
-
-def _text(response: ChatResponse | CompletionResponse) -> str:
-    if isinstance(response, ChatResponse):
-        return response.message.content or ""
-    return response.text or ""
+#: A calibration prompt: a str (sent as one user message) or a list of chat messages.
+Prompt = str | Sequence[ChatMessage]
 
 
-def _annotated(response: R, decision: Decision) -> R:
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+
+
+def _annotated(response: R, meta: Mapping[str, Any]) -> R:
     """A copy of ``response`` with the decision in ``additional_kwargs["smoothie"]``."""
     out = response.model_copy()
-    out.additional_kwargs = {**(response.additional_kwargs or {}), "smoothie": decision.to_dict()}
+    out.additional_kwargs = {**(response.additional_kwargs or {}), "smoothie": dict(meta)}
     return out
 
 
 def _one_chunk(response: R) -> R:
     """A finished response as a single streaming chunk (delta = whole text)."""
     out = response.model_copy()
-    out.delta = _text(response)
+    out.delta = llm_text(response)
     return out
+
+
+def _messages(prompt: Any) -> list[ChatMessage]:
+    if isinstance(prompt, str):
+        return [ChatMessage(role=MessageRole.USER, content=prompt)]
+    messages = list(prompt)
+    if not messages or not all(isinstance(m, ChatMessage) for m in messages):
+        raise TypeError(
+            "each calibration prompt must be a str or a non-empty list of ChatMessage; got "
+            f"{type(prompt).__name__}."
+        )
+    return messages
 
 
 class SmoothieLLM(LLM):
     """Route LlamaIndex ``chat``/``complete`` calls across candidate LLMs with Smoothie.
+
+    The options are those of LangChain's ``SmoothieRouter``, with the same names and
+    defaults (:mod:`smoothie_core.defaults`).
 
     Parameters
     ----------
@@ -83,15 +137,46 @@ class SmoothieLLM(LLM):
         See the module docstring.
     embedder : Embedder or BaseEmbedding, optional
         Default: the offline all-MiniLM-L6-v2.
-    n_neighbors : int or None
-        Select mode: None/1 scores each call's answers alone, ``k > 1`` adds the nearest
-        pooled calls. Route mode: set by :meth:`calibrate` (``"auto"`` by default).
+    n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
+        Route mode: None is Smoothie-Global (one choice for all inputs), ``k`` averages
+        the ``k`` nearest calibration prompts, ``"auto"`` ``min(10, complete calibration
+        prompts)``. Select mode: None/1 scores each call's answers alone, ``k > 1`` adds
+        the nearest pooled calls (from :meth:`fit` or ``update_pool``).
     update_pool : bool, default=False
         Select mode: add each fully answered call to the pool.
-    timeout : float or None
-        Seconds to wait for each candidate in select mode.
+    max_pool_size : int or None, default=smoothie_core.defaults.DEFAULT_MAX_POOL_SIZE
+    default : str or None
+        Trusted candidate: chosen when nothing distinguishes the candidates, and the
+        target of abstention.
+    abstain_below : float or None
+        Choose ``default`` when a decision's reliability score is below this (see
+        :class:`smoothie_core.Router`).
+    timeout : float or None, default=smoothie_core.defaults.DEFAULT_TIMEOUT
+        Seconds one candidate call may take (route-mode streaming: until the first
+        chunk). A late call counts as failed.
+    max_retries : int, default=smoothie_core.defaults.DEFAULT_MAX_RETRIES
+        Further attempts after a failed call (an empty answer is not retried).
+    max_concurrency : int, default=smoothie_core.defaults.DEFAULT_MAX_CONCURRENCY
+        Calls in flight at once (select-mode fan-out and :meth:`fit`).
+    prices : dict of str to float or None
+        Cost per call of each candidate (any unit). With ``cost_tradeoff > 0``, route
+        mode picks the highest ``weight - cost_tradeoff * price / max(prices)``
+        (:func:`smoothie_core.cost.cost_scores`); an abstained decision keeps its
+        fallback. Select mode has already paid for every call and ignores prices.
+    cost_tradeoff : float, default=0.0
+    fallback_on_error : bool, default=True
+        Route mode: try the next-best candidate when the chosen one fails.
     router : smoothie_core.Router, optional
-        A ready router (e.g. from :meth:`load`); its candidates must be the LLM names.
+        A ready router (e.g. from :meth:`load`); its candidates must be the LLM names,
+        and it carries its own ``n_neighbors``, ``default``, ``abstain_below`` and
+        ``max_pool_size``.
+
+    Attributes
+    ----------
+    calibration_report_ : smoothie_core.CalibrationReport
+        What the last :meth:`fit` used and dropped.
+    calibration_errors_ : list of dict
+        ``calibration_errors_[s][name]``: why candidate ``name`` failed on prompt ``s``.
 
     Notes
     -----
@@ -99,6 +184,10 @@ class SmoothieLLM(LLM):
     the smallest context window and output budget, ``is_chat_model`` only if all
     candidates are chat models, and ``is_function_calling_model=False`` (tool calls
     are not routed).
+
+    Router-level options (``n_neighbors``, ``default``, ``abstain_below``,
+    ``max_pool_size``) take effect when the router is built: at construction and at
+    each :meth:`fit`; the others at each call.
 
     Examples
     --------
@@ -125,15 +214,34 @@ class SmoothieLLM(LLM):
 
     llms: dict[str, SerializeAsAny[LLM]] = Field(description="Candidate LLMs by name.")
     mode: Literal["select", "route"] = Field(default="select", description="select or route.")
-    n_neighbors: int | None = Field(default=None, description="Smoothie-Local neighbourhood size.")
+    n_neighbors: int | Literal["auto"] | None = Field(
+        default=DEFAULT_N_NEIGHBORS,  # type: ignore[arg-type]
+        description="Smoothie-Local neighbourhood size.",
+    )
     update_pool: bool = Field(default=False, description="Add select-mode calls to the pool.")
-    timeout: float | None = Field(default=None, description="Per-candidate timeout (select mode).")
+    max_pool_size: int | None = Field(
+        default=DEFAULT_MAX_POOL_SIZE, description="Samples kept in the pool."
+    )
+    default: str | None = Field(default=None, description="Trusted fallback candidate.")
+    abstain_below: float | None = Field(
+        default=None, description="Fall back to `default` below this reliability."
+    )
+    timeout: float | None = Field(default=DEFAULT_TIMEOUT, description="Seconds per call.")
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, description="Retries per call.")
+    max_concurrency: int = Field(
+        default=DEFAULT_MAX_CONCURRENCY, description="Calls in flight at once."
+    )
+    prices: dict[str, float] | None = Field(default=None, description="Cost per call.")
+    cost_tradeoff: float = Field(default=0.0, description="Weight of price in route mode.")
+    fallback_on_error: bool = Field(
+        default=True, description="Route mode: try the next-best candidate on failure."
+    )
 
     _router: Router = PrivateAttr()
     _embedder: Embedder | None = PrivateAttr(default=None)
-    _max_pool_size: int | None = PrivateAttr(default=None)
-    _default: str | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _report: CalibrationReport | None = PrivateAttr(default=None)
+    _errors: Errors = PrivateAttr(default_factory=list)
 
     def __init__(
         self,
@@ -141,28 +249,47 @@ class SmoothieLLM(LLM):
         *,
         mode: Literal["select", "route"] = "select",
         embedder: Embedder | BaseEmbedding | None = None,
-        n_neighbors: int | None = None,
+        n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS,  # type: ignore[assignment]
         update_pool: bool = False,
-        max_pool_size: int | None = None,
+        max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
         default: str | None = None,
-        timeout: float | None = None,
+        abstain_below: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        prices: Mapping[str, float] | None = None,
+        cost_tradeoff: float = 0.0,
+        fallback_on_error: bool = True,
         router: Router | None = None,
         **kwargs: Any,
     ) -> None:
+        router_level: dict[str, Any] = {
+            "n_neighbors": n_neighbors,
+            "default": default,
+            "abstain_below": abstain_below,
+            "max_pool_size": max_pool_size,
+        }
+        if router is not None:
+            check_no_router_options(router_level)
+            router_level = router_options(router)
         super().__init__(  # type: ignore[call-arg]
             llms=llms,
             mode=mode,
-            n_neighbors=n_neighbors if router is None else router.n_neighbors,
             update_pool=update_pool,
             timeout=timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            prices=None if prices is None else dict(prices),
+            cost_tradeoff=cost_tradeoff,
+            fallback_on_error=fallback_on_error,
+            **router_level,
             **kwargs,
         )
         names = list(self.llms)
         self._embedder = as_embedder(embedder)
-        self._max_pool_size = max_pool_size
-        self._default = default
+        options = self._options()  # validates every option now, with a clear message
         if router is None:
-            router = self._new_router(n_neighbors)
+            router = options.new_router(self._embedder)
         elif list(router.candidates) != names:
             raise ValueError(
                 f"`router` candidates {router.candidates} must equal the LLM names {names} "
@@ -190,16 +317,26 @@ class SmoothieLLM(LLM):
         bad = {k: type(v).__name__ for k, v in items.items() if not isinstance(v, LLM)}
         if bad:
             raise TypeError(f"Every candidate must be a llama_index LLM; got {bad}.")
-        unique_names(list(items), "candidate LLM")
+        check_names(list(items), "candidate LLM")
         return items
 
-    def _new_router(self, n_neighbors: int | None) -> Router:
-        return Router(
-            list(self.llms),
-            embedder=self._embedder,
-            n_neighbors=n_neighbors,
-            max_pool_size=self._max_pool_size,
-            default=self._default,
+    @field_validator("n_neighbors", mode="before")
+    @classmethod
+    def _check_n_neighbors(cls, value: Any) -> NNeighbors:
+        return check_n_neighbors_option(value)
+
+    def _options(self) -> Options:
+        return Options(
+            names=tuple(self.llms),
+            n_neighbors=self.n_neighbors,
+            default=self.default,
+            abstain_below=self.abstain_below,
+            max_pool_size=self.max_pool_size,
+            prices=self.prices,
+            cost_tradeoff=self.cost_tradeoff,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            max_concurrency=self.max_concurrency,
         )
 
     @classmethod
@@ -208,7 +345,7 @@ class SmoothieLLM(LLM):
 
     @property
     def router(self) -> Router:
-        """The underlying :class:`smoothie_core.Router`."""
+        """The underlying :class:`smoothie_core.Router` (a new one after each :meth:`fit`)."""
         return self._router
 
     @property
@@ -226,73 +363,143 @@ class SmoothieLLM(LLM):
         )
 
     # ------------------------------------------------------------ calibration
+    def _fit_embedder(self) -> Embedder:
+        # the router's (given, loaded, or the default created once), so refits compare alike
+        return self._embedder if self._embedder is not None else self._router.embedder
+
+    def fit(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        answers: Sequence[Mapping[str, str | None]] | None = None,
+        show_progress: bool = True,
+    ) -> Self:
+        """Calibrate on unlabeled prompts: every candidate answers each, then Smoothie is fitted.
+
+        A prompt is a str (sent with ``chat`` as one user message) or a list of
+        ``ChatMessage``. Calls go through :func:`smoothie_core.orchestration.call_grid`
+        (at most ``max_concurrency`` at once, per-call ``timeout`` and ``max_retries``, a
+        tqdm bar unless ``show_progress=False``). A failed call, or an empty answer, is
+        recorded in :attr:`calibration_errors_` and its prompt left out
+        (:attr:`calibration_report_`); it never stops the run. With ``answers``
+        (``answers[s][name]`` for prompt ``s``) no candidate is called. Needed by route
+        mode; in select mode it gives Smoothie-Local a pool. Returns ``self``.
+        """
+        items = check_prompts(prompts)
+        chats = [_messages(p) for p in items]
+        options = self._options()
+        errors: Errors | None = None
+        if answers is None:
+
+            def call(name: str, messages: list[ChatMessage]) -> str:
+                return llm_text(self.llms[name].chat(messages))
+
+            answers, errors = collect(list(self.llms), call, chats, options, show_progress)
+        inputs = [messages_text(m) for m in chats]
+        router, report, errs = fit_router(options, self._fit_embedder(), inputs, answers, errors)
+        self._set_fitted(router, report, errs)
+        return self
+
+    async def afit(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        answers: Sequence[Mapping[str, str | None]] | None = None,
+        show_progress: bool = True,
+    ) -> Self:
+        """Async :meth:`fit` (``achat``; embedding runs in a worker thread)."""
+        items = check_prompts(prompts)
+        chats = [_messages(p) for p in items]
+        options = self._options()
+        errors: Errors | None = None
+        if answers is None:
+
+            async def call(name: str, messages: list[ChatMessage]) -> str:
+                return llm_text(await self.llms[name].achat(messages))
+
+            answers, errors = await acollect(list(self.llms), call, chats, options, show_progress)
+        inputs = [messages_text(m) for m in chats]
+        router, report, errs = await afit_router(
+            options, self._fit_embedder(), inputs, answers, errors
+        )
+        self._set_fitted(router, report, errs)
+        return self
+
+    def _set_fitted(self, router: Router, report: CalibrationReport, errors: Errors) -> None:
+        with self._lock:
+            self._router, self._report, self._errors = router, report, errors
+
+    @property
+    def calibration_report_(self) -> CalibrationReport:
+        """What the last :meth:`fit` used and dropped (``NotFittedError`` before any fit)."""
+        if self._report is None:
+            raise NotFittedError(
+                "This SmoothieLLM holds no calibration report: call fit(prompts) first "
+                "(a loaded router keeps no report)."
+            )
+        return self._report
+
+    @property
+    def calibration_errors_(self) -> Errors:
+        """``[s][name]`` -> why candidate ``name`` failed on prompt ``s`` (last :meth:`fit`)."""
+        self.calibration_report_  # noqa: B018  (raises before any fit)
+        return [dict(e) for e in self._errors]
+
+    def _set_n_neighbors(self, n_neighbors: Any) -> None:
+        if n_neighbors is not _UNSET:
+            self.n_neighbors = check_n_neighbors_option(n_neighbors)
+
     def calibrate_from_answers(
         self,
         prompts: Sequence[str],
         answers: Sequence[Mapping[str, str | None]],
         *,
-        n_neighbors: NNeighbors = "auto",
+        n_neighbors: NNeighbors = _UNSET,
     ) -> CalibrationReport:
-        """Fit route mode from precomputed answers (``answers[s][name]`` for ``prompts[s]``)."""
-        rows = [dict(r) for r in answers]
-        k = resolve_auto_neighbors(n_neighbors, [{n: r.get(n) for n in self.llms} for r in rows])
-        router = self._new_router(k)
-        report = router.calibrate(list(prompts), rows)
-        self._router = router
-        self.n_neighbors = k
-        return report
+        """Older spelling of ``fit(prompts, answers=answers)``; returns the report.
+
+        ``n_neighbors``, if given, sets the option first.
+        """
+        self._set_n_neighbors(n_neighbors)
+        return self.fit(prompts, answers=answers, show_progress=False).calibration_report_
 
     def calibrate(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[Prompt],
         *,
-        n_neighbors: NNeighbors = "auto",
-        max_concurrency: int = 4,
+        n_neighbors: NNeighbors = _UNSET,
+        max_concurrency: int = _UNSET,
         show_progress: bool = True,
     ) -> tuple[CalibrationReport, Errors]:
-        """Ask every candidate every prompt (as one user message), then fit route mode.
+        """Older spelling of :meth:`fit`; returns ``(calibration_report_, calibration_errors_)``.
 
-        Returns the calibration report and the per-prompt errors (failures never stop
-        the run; prompts missing an answer are left out).
+        ``n_neighbors`` and ``max_concurrency``, if given, set those options first.
         """
-        names = list(self.llms)
-
-        def call(name: str, prompt: str) -> str:
-            return self._check_text(
-                self.llms[name].chat([ChatMessage(role="user", content=prompt)])
-            )
-
-        answers, errors = run_grid(
-            list(prompts), names, call, max_concurrency=max_concurrency, show_progress=show_progress
-        )
-        return self.calibrate_from_answers(prompts, answers, n_neighbors=n_neighbors), errors
+        self._set_n_neighbors(n_neighbors)
+        if max_concurrency is not _UNSET:
+            self.max_concurrency = max_concurrency
+        self.fit(prompts, show_progress=show_progress)
+        return self.calibration_report_, self.calibration_errors_
 
     async def acalibrate(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[Prompt],
         *,
-        n_neighbors: NNeighbors = "auto",
-        max_concurrency: int = 4,
+        n_neighbors: NNeighbors = _UNSET,
+        max_concurrency: int = _UNSET,
         show_progress: bool = True,
     ) -> tuple[CalibrationReport, Errors]:
-        """Async :meth:`calibrate` (at most ``max_concurrency`` calls in flight)."""
-        names = list(self.llms)
-
-        async def call(name: str, prompt: str) -> str:
-            msg = [ChatMessage(role="user", content=prompt)]
-            return self._check_text(await self.llms[name].achat(msg))
-
-        answers, errors = await arun_grid(
-            list(prompts), names, call, max_concurrency=max_concurrency, show_progress=show_progress
-        )
-        report = await asyncio.to_thread(
-            self.calibrate_from_answers, prompts, answers, n_neighbors=n_neighbors
-        )
-        return report, errors
+        """Older spelling of :meth:`afit` (see :meth:`calibrate`)."""
+        self._set_n_neighbors(n_neighbors)
+        if max_concurrency is not _UNSET:
+            self.max_concurrency = max_concurrency
+        await self.afit(prompts, show_progress=show_progress)
+        return self.calibration_report_, self.calibration_errors_
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the calibrated/pooled state (no pickle, atomic)."""
-        return self._router.save(path)
+        with self._lock:
+            return self._router.save(path)
 
     @classmethod
     def load(
@@ -304,131 +511,125 @@ class SmoothieLLM(LLM):
         mode: Literal["select", "route"] = "route",
         **kwargs: Any,
     ) -> SmoothieLLM:
-        """Load a state saved by :meth:`save` for the same candidate names (same order)."""
+        """Load a state saved by :meth:`save` for the same candidate names (same order).
+
+        ``kwargs`` are the LLM's own options (``timeout``, ``prices``, ...); the
+        router-level ones (``n_neighbors``, ``default``, ``abstain_below``,
+        ``max_pool_size``) are saved with the state.
+        """
         emb = as_embedder(embedder) or default_embedder()
         names = list(cls._name_llms(llms))
         router = Router.load(path, candidates=names, embedder=emb)
         return cls(llms, mode=mode, embedder=emb, router=router, **kwargs)
 
     # -------------------------------------------------------------- deciding
-    @staticmethod
-    def _check_text(response: ChatResponse | CompletionResponse) -> str:
-        text = _text(response)
-        if not text.strip():
-            raise ValueError("the candidate returned an empty answer")
-        return text
+    def _route(self, text: str) -> tuple[Decision, dict[str, Any], list[str]]:
+        """The route decision (cost rule applied), its extra metadata, and the call order."""
+        options = self._options()
+        try:
+            with self._lock:
+                decision = self._router.route(text)
+        except NotFittedError as err:
+            raise not_fitted("SmoothieLLM in route mode", err) from err
+        decision, extra = options.choose(decision)
+        ranking = extra.get("scores", decision.weights)
+        order = fallback_order(decision.selected, ranking, list(self.llms))
+        return decision, extra, order if self.fallback_on_error else order[:1]
 
-    def _order(self, decision: Decision) -> list[str]:
-        return sorted(self.llms, key=lambda n: -decision.weights.get(n, 0.0))
-
     @staticmethod
-    def _rerouted(decision: Decision, chosen: str, errors: dict[str, str]) -> Decision:
+    def _rerouted(
+        decision: Decision, chosen: str, errors: Mapping[str, str], extra: Mapping[str, Any]
+    ) -> Decision:
         if chosen == decision.selected:
             return decision
+        by = "cost-adjusted score" if "scores" in extra else "weight"
         return dataclasses.replace(
             decision,
             selected=chosen,
             failed=list(errors),
             errors=dict(errors),
-            fallback=f"{list(errors)} failed; used the next-highest weight",
+            fallback=f"{list(errors)} failed; used the next-highest {by}",
         )
 
-    def _all_failed(self, errors: Mapping[str, str]) -> RuntimeError:
-        return RuntimeError(f"Every candidate LLM failed; errors: {dict(errors)}.")
+    def _emit(self, text: str, decision: Decision, extra: Mapping[str, Any]) -> dict[str, Any]:
+        emit_decision(type(self).__name__, text, decision)
+        return {**decision.to_dict(), **extra}
 
-    def _selected(self, text: str, results: dict[str, R], errors: dict[str, str]) -> R:
+    def _selected(self, text: str, out: CallResults[str, R]) -> R:
+        """Select mode: score the answers that arrived (empty ones count as failed)."""
+        errors = dict(out.errors)
         answers: dict[str, str | None] = {}
-        for name in self.llms:
-            if name in results:
-                try:
-                    answers[name] = self._check_text(results[name])
-                except ValueError as err:
-                    errors[name] = f"ValueError: {err}"
-        if not any(answers.values()):
-            raise self._all_failed(errors)
+        for name, response in out.results.items():
+            answer = llm_text(response)
+            if answer.strip():
+                answers[name] = answer
+            else:
+                errors[name] = EMPTY_ANSWER
+        if not answers:
+            raise AllCandidatesFailedError({n: errors[n] for n in self.llms if n in errors})
         with self._lock:  # the pool may grow (update_pool): one select at a time
             decision = self._router.select(
                 text, answers, errors=errors, update_pool=self.update_pool
             )
-        emit_decision(type(self).__name__, text, decision)
-        return _annotated(results[decision.selected], decision)
+        return _annotated(out.results[decision.selected], self._emit(text, decision, {}))
 
     def _respond(self, text: str, call: Callable[[str], R]) -> R:
         if self.mode == "route":
-            decision = self._router.route(text)
-            errors: dict[str, str] = {}
-            for name in self._order(decision):
-                try:
-                    response = call(name)
-                except Exception as err:
-                    errors[name] = f"{type(err).__name__}: {err}"
-                    continue
-                decision = self._rerouted(decision, name, errors)
-                emit_decision(type(self).__name__, text, decision)
-                return _annotated(response, decision)
-            raise self._all_failed(errors)
-        results, errors = call_all(list(self.llms), call, timeout=self.timeout)
-        return self._selected(text, results, errors)
+            decision, extra, order = self._route(text)
+            name, response, errors = call_first(order, call, self._options().policy)
+            meta = self._emit(text, self._rerouted(decision, name, errors, extra), extra)
+            return _annotated(response, meta)
+        out = call_each(list(self.llms), call, self._options().policy)
+        return self._selected(text, out)
 
     async def _arespond(self, text: str, call: Callable[[str], Awaitable[R]]) -> R:
         if self.mode == "route":
-            decision = await asyncio.to_thread(self._router.route, text)
-            errors: dict[str, str] = {}
-            for name in self._order(decision):
-                try:
-                    response = await call(name)
-                except Exception as err:
-                    errors[name] = f"{type(err).__name__}: {err}"
-                    continue
-                decision = self._rerouted(decision, name, errors)
-                emit_decision(type(self).__name__, text, decision)
-                return _annotated(response, decision)
-            raise self._all_failed(errors)
-        results, errors = await acall_all(list(self.llms), call, timeout=self.timeout)
-        return await asyncio.to_thread(self._selected, text, results, errors)
+            decision, extra, order = await asyncio.to_thread(self._route, text)
+            name, response, errors = await acall_first(order, call, self._options().policy)
+            meta = self._emit(text, self._rerouted(decision, name, errors, extra), extra)
+            return _annotated(response, meta)
+        out = await acall_each(list(self.llms), call, self._options().policy)
+        return await asyncio.to_thread(self._selected, text, out)
 
     def _stream(
         self, text: str, call: Callable[[str], Generator[R, None, None]]
     ) -> Generator[R, None, None]:
-        """Route mode: the chosen candidate's own stream (next candidate if it fails before a chunk)."""
-        decision = self._router.route(text)
-        errors: dict[str, str] = {}
-        for name in self._order(decision):
-            try:
-                stream = call(name)
-                first = next(stream, None)
-            except Exception as err:
-                errors[name] = f"{type(err).__name__}: {err}"
-                continue
-            chosen = self._rerouted(decision, name, errors)
-            emit_decision(type(self).__name__, text, chosen)
-            if first is not None:
-                yield _annotated(first, chosen)
-                for chunk in stream:
-                    yield _annotated(chunk, chosen)
-            return
-        raise self._all_failed(errors)
+        """Route mode: the chosen candidate's own stream (the next one if it fails before a chunk).
+
+        Opening a stream and receiving its first chunk is one attempt (``timeout``,
+        ``max_retries``); after the first chunk the stream is the candidate's.
+        """
+        decision, extra, order = self._route(text)
+
+        def open_stream(name: str) -> tuple[Generator[R, None, None], R | None]:
+            stream = call(name)
+            return stream, next(stream, None)
+
+        name, (stream, first), errors = call_first(order, open_stream, self._options().policy)
+        meta = self._emit(text, self._rerouted(decision, name, errors, extra), extra)
+        if first is not None:
+            yield _annotated(first, meta)
+            for chunk in stream:
+                yield _annotated(chunk, meta)
 
     async def _astream(
         self, text: str, call: Callable[[str], Awaitable[AsyncGenerator[R, None]]]
     ) -> AsyncGenerator[R, None]:
-        decision = await asyncio.to_thread(self._router.route, text)
-        errors: dict[str, str] = {}
-        for name in self._order(decision):
-            try:
-                stream = await call(name)
-                first = await anext(stream, None)
-            except Exception as err:
-                errors[name] = f"{type(err).__name__}: {err}"
-                continue
-            chosen = self._rerouted(decision, name, errors)
-            emit_decision(type(self).__name__, text, chosen)
-            if first is not None:
-                yield _annotated(first, chosen)
-                async for chunk in stream:
-                    yield _annotated(chunk, chosen)
-            return
-        raise self._all_failed(errors)
+        """Async :meth:`_stream`."""
+        decision, extra, order = await asyncio.to_thread(self._route, text)
+
+        async def open_stream(name: str) -> tuple[AsyncGenerator[R, None], R | None]:
+            stream = await call(name)
+            return stream, await anext(stream, None)
+
+        name, (stream, first), errors = await acall_first(
+            order, open_stream, self._options().policy
+        )
+        meta = self._emit(text, self._rerouted(decision, name, errors, extra), extra)
+        if first is not None:
+            yield _annotated(first, meta)
+            async for chunk in stream:
+                yield _annotated(chunk, meta)
 
     # ------------------------------------------------------------ LLM methods
     @llm_chat_callback()

@@ -3,8 +3,10 @@
 This is Smoothie's select mode (the paper's test-time regime): each query costs one
 call per engine, and the answers themselves are compared, so no calibration is needed.
 With ``n_neighbors=k`` and a pool of earlier queries (``update_pool=True``, or a
-router loaded from a calibration), the ``k - 1`` nearest pooled queries join the
-current query's statistic (Smoothie-Local).
+router calibrated by a :class:`~llamaindex_smoothie.SmoothieSelector`), the ``k - 1``
+nearest pooled queries join the current query's statistic (Smoothie-Local). Engines are
+called through :mod:`smoothie_core.orchestration` (per-call timeout and retries,
+bounded concurrency), like every other front door.
 """
 
 from __future__ import annotations
@@ -24,13 +26,28 @@ from llama_index.core.schema import QueryBundle
 from llama_index.core.settings import Settings
 from llama_index.core.tools.query_engine import QueryEngineTool
 
-from llamaindex_smoothie._common import unique_names
-from llamaindex_smoothie._runner import acall_all, call_all
+from llamaindex_smoothie._common import (
+    EMPTY_ANSWER,
+    NNeighbors,
+    Options,
+    check_names,
+    check_no_router_options,
+    router_options,
+)
 from llamaindex_smoothie._texts import Answered, asettle_response, settle_response
 from llamaindex_smoothie.embeddings import as_embedder
 from llamaindex_smoothie.events import emit_decision
 from llamaindex_smoothie.selector import result_from_decision
+from smoothie_core.defaults import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_POOL_SIZE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_N_NEIGHBORS,
+    DEFAULT_TIMEOUT,
+)
 from smoothie_core.embedders import Embedder
+from smoothie_core.exceptions import AllCandidatesFailedError
+from smoothie_core.orchestration import CallResults, acall_each, call_each
 from smoothie_core.router import Decision, Router
 
 __all__ = ["SmoothieQueryEngine"]
@@ -43,8 +60,10 @@ class SmoothieQueryEngine(BaseQueryEngine):
     source nodes) with two metadata keys added, as ``RouterQueryEngine`` does:
     ``metadata["smoothie"]`` (the :class:`smoothie_core.Decision` as a dict: selected,
     weights, failed, errors, ... plus ``answers``, every engine's text) and
-    ``metadata["selector_result"]`` (a :class:`SmoothieSelectorResult`). A failing
-    or timed-out engine is recorded and the others' answers are still scored.
+    ``metadata["selector_result"]`` (a :class:`SmoothieSelectorResult`). A failing,
+    timed-out or empty-answering engine is recorded in ``failed``/``errors`` and the
+    others' answers are still scored; when none answers,
+    :class:`smoothie_core.exceptions.AllCandidatesFailedError` (a ``RuntimeError``).
 
     Parameters
     ----------
@@ -52,19 +71,28 @@ class SmoothieQueryEngine(BaseQueryEngine):
         At least 3, with distinct names.
     embedder : Embedder or BaseEmbedding, optional
         Default: the offline all-MiniLM-L6-v2.
-    n_neighbors : int or None
+    n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         None or 1: score each query's answers on their own; ``k > 1``: Smoothie-Local
-        over the pool.
+        over the pool; ``"auto"``: ``min(10, pool size + 1)``.
     update_pool : bool, default=False
         Add each fully answered query to the pool.
-    max_pool_size : int or None
+    max_pool_size : int or None, default=smoothie_core.defaults.DEFAULT_MAX_POOL_SIZE
     default : str or None
-        Engine chosen when the answers carry no information (all identical).
-    timeout : float or None
-        Seconds to wait for each engine (a late engine counts as failed).
+        Engine chosen when the answers carry no information (all identical), and the
+        target of abstention.
+    abstain_below : float or None
+        Choose ``default`` (if it answered) when a decision's reliability score is
+        below this (see :class:`smoothie_core.Router`).
+    timeout : float or None, default=smoothie_core.defaults.DEFAULT_TIMEOUT
+        Seconds one engine call may take (a late engine counts as failed).
+    max_retries : int, default=smoothie_core.defaults.DEFAULT_MAX_RETRIES
+        Further attempts after a failed engine call (an empty answer is not retried).
+    max_concurrency : int, default=smoothie_core.defaults.DEFAULT_MAX_CONCURRENCY
+        Engine calls in flight at once.
     router : smoothie_core.Router, optional
-        Use this router (e.g. a loaded calibration) instead of building one; its
-        candidates must be the tool names.
+        Use this router (e.g. a selector's calibration) instead of building one; its
+        candidates must be the tool names, and it carries its own ``n_neighbors``,
+        ``default``, ``abstain_below`` and ``max_pool_size``.
 
     Examples
     --------
@@ -90,37 +118,63 @@ class SmoothieQueryEngine(BaseQueryEngine):
         query_engine_tools: Sequence[QueryEngineTool],
         *,
         embedder: Embedder | BaseEmbedding | None = None,
-        n_neighbors: int | None = None,
+        n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS,  # type: ignore[assignment]
         update_pool: bool = False,
-        max_pool_size: int | None = None,
+        max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
         default: str | None = None,
-        timeout: float | None = None,
+        abstain_below: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         router: Router | None = None,
         callback_manager: CallbackManager | None = None,
     ) -> None:
         tools = list(query_engine_tools)
-        names = unique_names([t.metadata.name for t in tools], "query engine tool")
-        if router is None:
-            router = Router(
-                names,
-                embedder=as_embedder(embedder),
-                n_neighbors=n_neighbors,
-                max_pool_size=max_pool_size,
-                default=default,
+        names = check_names([t.metadata.name for t in tools], "query engine tool")
+        if router is not None:
+            check_no_router_options(
+                {
+                    "n_neighbors": n_neighbors,
+                    "default": default,
+                    "abstain_below": abstain_below,
+                    "max_pool_size": max_pool_size,
+                }
             )
-        elif list(router.candidates) != names:
-            raise ValueError(
-                f"`router` candidates {router.candidates} must equal the tool names {names} "
-                "(same order)."
-            )
+            if list(router.candidates) != names:
+                raise ValueError(
+                    f"`router` candidates {router.candidates} must equal the tool names {names} "
+                    "(same order)."
+                )
+            opts = router_options(router)
+            n_neighbors, default = opts["n_neighbors"], opts["default"]
+            abstain_below, max_pool_size = opts["abstain_below"], opts["max_pool_size"]
+        self.n_neighbors = n_neighbors
+        self.update_pool = update_pool
+        self.max_pool_size = max_pool_size
+        self.default = default
+        self.abstain_below = abstain_below
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_concurrency = max_concurrency
         self._names = names
+        options = self._options()  # validates every option now, with a clear message
+        self._router = router if router is not None else options.new_router(as_embedder(embedder))
         self._engines = {n: t.query_engine for n, t in zip(names, tools, strict=True)}
         self._metadatas = [t.metadata for t in tools]
-        self._router = router
-        self._update_pool = update_pool
-        self._timeout = timeout
         self._lock = threading.Lock()  # the pool may grow (update_pool); one select at a time
         super().__init__(callback_manager=callback_manager or Settings.callback_manager)
+
+    def _options(self) -> Options:
+        return Options(
+            names=tuple(self._names),
+            n_neighbors=self.n_neighbors,
+            default=self.default,
+            abstain_below=self.abstain_below,
+            max_pool_size=self.max_pool_size,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            max_concurrency=self.max_concurrency,
+        )
 
     @property
     def router(self) -> Router:
@@ -131,32 +185,25 @@ class SmoothieQueryEngine(BaseQueryEngine):
         """Get prompt sub-modules (the engines' own prompts are not exposed, as in RouterQueryEngine)."""
         return {}
 
-    def _select(
-        self,
-        query: str,
-        answers: dict[str, str | None],
-        *,
-        errors: dict[str, str],
-        update_pool: bool,
-    ) -> Decision:
-        with self._lock:
-            return self._router.select(query, answers, errors=errors, update_pool=update_pool)
-
-    def _finish(
-        self,
-        query: str,
-        responses: dict[str, Answered],
-        texts: dict[str, str],
-        errors: dict[str, str],
-    ) -> RESPONSE_TYPE:
+    def _decide(self, query: str, out: CallResults[str, tuple[Answered, str]]) -> RESPONSE_TYPE:
+        """Score the answers that arrived (empty ones count as failed) and annotate the winner."""
+        errors = dict(out.errors)
+        responses: dict[str, Answered] = {}
+        texts: dict[str, str] = {}
+        for name, (response, text) in out.results.items():
+            if text.strip():
+                responses[name], texts[name] = response, text
+            else:
+                errors[name] = EMPTY_ANSWER
         if not responses:
-            raise RuntimeError(f"Every query engine failed on {query!r}; errors: {errors}.")
-        decision = self._select(
-            query,
-            {n: texts.get(n) for n in self._names},
-            errors=errors,
-            update_pool=self._update_pool,
-        )
+            raise AllCandidatesFailedError({n: errors[n] for n in self._names if n in errors})
+        with self._lock:
+            decision = self._router.select(
+                query,
+                {n: texts.get(n) for n in self._names},
+                errors=errors,
+                update_pool=self.update_pool,
+            )
         return self._annotate(query, decision, responses, texts)
 
     def _annotate(
@@ -178,13 +225,8 @@ class SmoothieQueryEngine(BaseQueryEngine):
             def ask(name: str) -> tuple[Answered, str]:
                 return settle_response(self._engines[name].query(query_bundle))
 
-            results, errors = call_all(self._names, ask, timeout=self._timeout)
-            response = self._finish(
-                query_bundle.query_str,
-                {n: r[0] for n, r in results.items()},
-                {n: r[1] for n, r in results.items()},
-                errors,
-            )
+            out = call_each(self._names, ask, self._options().policy)
+            response = self._decide(query_bundle.query_str, out)
             query_event.on_end(payload={EventPayload.RESPONSE: response})
         return response
 
@@ -196,21 +238,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
             async def ask(name: str) -> tuple[Answered, str]:
                 return await asettle_response(await self._engines[name].aquery(query_bundle))
 
-            results, errors = await acall_all(self._names, ask, timeout=self._timeout)
-            texts = {n: r[1] for n, r in results.items()}
-            if not results:
-                raise RuntimeError(
-                    f"Every query engine failed on {query_bundle.query_str!r}; errors: {errors}."
-                )
-            decision = await asyncio.to_thread(
-                self._select,
-                query_bundle.query_str,
-                {n: texts.get(n) for n in self._names},
-                errors=errors,
-                update_pool=self._update_pool,
-            )
-            response = self._annotate(
-                query_bundle.query_str, decision, {n: r[0] for n, r in results.items()}, texts
-            )
+            out = await acall_each(self._names, ask, self._options().policy)
+            response = await asyncio.to_thread(self._decide, query_bundle.query_str, out)
             query_event.on_end(payload={EventPayload.RESPONSE: response})
         return response

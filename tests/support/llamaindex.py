@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
     CompletionResponse,
+    CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
 )
@@ -227,3 +229,141 @@ def scripted_chat_llm(name: str, calls: list[str] | None = None) -> MockFunction
         return ChatMessage(role="assistant", content=scripted_answer(name, _question_in(text)))
 
     return MockFunctionCallingLLM(response_generator=respond)
+
+
+# ------------------------------------------------------------ option probes
+class Gauge:
+    """Counts calls in flight. With ``target``, each call waits (up to ``wait`` s) until
+    ``target`` calls are in flight, so the peak shows the bound deterministically."""
+
+    def __init__(self, target: int | None = None, wait: float = 1.0) -> None:
+        self.target, self.wait = target, wait
+        self.now = self.peak = 0
+        self.cond = threading.Condition()
+
+    def __enter__(self) -> Gauge:
+        with self.cond:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            self.cond.notify_all()
+            if self.target is not None:
+                self.cond.wait_for(lambda: self.now >= (self.target or 0), timeout=self.wait)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self.cond:
+            self.now -= 1
+            self.cond.notify_all()
+
+
+class GaugedEngine(ScriptedEngine):
+    """A scripted engine whose calls are counted by a shared :class:`Gauge`."""
+
+    gauge: Any = None
+
+    def custom_query(self, query_str: str) -> str:
+        with self.gauge:
+            return super().custom_query(query_str)
+
+
+class FlakyEngine(ScriptedEngine):
+    """Fails the first ``failures`` attempts on each query, then answers from the script."""
+
+    failures: int = 1
+    _attempts: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    def custom_query(self, query_str: str) -> str:
+        with self._lock:
+            n = self._attempts[query_str] = self._attempts.get(query_str, 0) + 1
+        if n <= self.failures:
+            raise ConnectionError(f"{self.name} flaked on attempt {n}")
+        return super().custom_query(query_str)
+
+
+class FixedEngine(CustomQueryEngine):
+    """Answers every query with ``text`` (after ``delay`` seconds)."""
+
+    text: str
+    delay: float = 0.0
+
+    def custom_query(self, query_str: str) -> str:
+        time.sleep(self.delay)
+        return self.text
+
+    async def acustom_query(self, query_str: str) -> str:
+        await asyncio.sleep(self.delay)
+        return self.text
+
+
+def fixed_tools(texts: dict[str, str], delays: dict[str, float] | None = None) -> list[Any]:
+    return [
+        QueryEngineTool.from_defaults(
+            FixedEngine(text=t, delay=(delays or {}).get(n, 0.0)), name=n, description=n
+        )
+        for n, t in texts.items()
+    ]
+
+
+class FixedLLM(CustomLLM):
+    """A completion LLM answering ``text``; can be slow, fail, or fail before its first chunk."""
+
+    text: str
+    delay: float = 0.0
+    fail: bool = False
+    stream_fails_first: bool = False
+    calls: list[str] = Field(default_factory=list)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(model_name="fixed")
+
+    def _answer(self, prompt: str) -> str:
+        self.calls.append(prompt)
+        time.sleep(self.delay)
+        if self.fail:
+            raise ConnectionError("fixed LLM is down")
+        return self.text
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return CompletionResponse(text=self._answer(prompt))
+
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        await asyncio.sleep(self.delay)
+        self.calls.append(prompt)
+        if self.fail:
+            raise ConnectionError("fixed LLM is down")
+        return CompletionResponse(text=self.text)
+
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        text = self._answer(prompt)
+
+        def gen() -> CompletionResponseGen:
+            if self.stream_fails_first:
+                raise ConnectionError("stream broke before its first chunk")
+            so_far = ""
+            for word in text.split(" "):
+                delta = word if not so_far else " " + word
+                so_far += delta
+                yield CompletionResponse(text=so_far, delta=delta)
+
+        return gen()
+
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        text = self._answer(prompt)
+
+        async def gen() -> CompletionResponseAsyncGen:
+            if self.stream_fails_first:
+                raise ConnectionError("stream broke before its first chunk")
+            so_far = ""
+            for word in text.split(" "):
+                delta = word if not so_far else " " + word
+                so_far += delta
+                yield CompletionResponse(text=so_far, delta=delta)
+
+        return gen()

@@ -12,6 +12,7 @@ from llama_index.core.llms import LLM
 
 from llamaindex_smoothie import SmoothieLLM
 from smoothie_core import HashingEmbedder, NotFittedError
+from smoothie_core.exceptions import AllCandidatesFailedError
 from tests.support.llamaindex import (
     BAD_TOPIC,
     CALIBRATION,
@@ -89,8 +90,10 @@ def test_select_failing_candidate_loses_nothing() -> None:
     assert decision["errors"] == {"gamma": "ConnectionError: gamma is down"}
     assert decision["selected"] in {"alpha", "beta"}
     llm = SmoothieLLM(completion_llms(failing=tuple(NAMES)), embedder=HashingEmbedder())
-    with pytest.raises(RuntimeError, match="Every candidate LLM failed"):
+    with pytest.raises(AllCandidatesFailedError, match="Every candidate failed") as info:
         llm.complete(q)
+    assert isinstance(info.value, RuntimeError)
+    assert info.value.errors == {n: f"ConnectionError: {n} is down" for n in NAMES}
 
 
 def test_select_streaming_yields_the_selected_answer_once() -> None:
@@ -182,7 +185,7 @@ def test_route_falls_back_when_the_chosen_candidate_fails(routed: SmoothieLLM) -
 
 def test_route_before_calibration_is_a_clear_error() -> None:
     llm = SmoothieLLM(completion_llms(), mode="route", embedder=HashingEmbedder())
-    with pytest.raises(NotFittedError, match="call calibrate"):
+    with pytest.raises(NotFittedError, match=r"call fit\(prompts\) first"):
         llm.complete("hello")
 
 

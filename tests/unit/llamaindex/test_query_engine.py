@@ -23,6 +23,7 @@ from llamaindex_smoothie import (
     SmoothieSelectorResult,
 )
 from smoothie_core import HashingEmbedder
+from smoothie_core.exceptions import AllCandidatesFailedError
 from tests.support.llamaindex import (
     BAD_TOPIC,
     CALIBRATION,
@@ -97,15 +98,19 @@ def test_two_failures_fall_back_and_all_failing_raises() -> None:
 
     tools, _ = engine_tools(failing=NAMES)
     qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder())
-    with pytest.raises(RuntimeError, match=r"Every query engine failed .*beta is down"):
+    with pytest.raises(
+        AllCandidatesFailedError, match=r"Every candidate failed.*beta is down"
+    ) as info:
         qe.query(HELD_OUT[0])
+    assert isinstance(info.value, RuntimeError)  # `except RuntimeError` keeps working
+    assert list(info.value.errors) == NAMES
 
 
 def test_needs_three_distinct_engines() -> None:
     tools, _ = engine_tools()
     with pytest.raises(ValueError, match="at least 3 candidates"):
         SmoothieQueryEngine(tools[:2], embedder=HashingEmbedder())
-    with pytest.raises(ValueError, match="names must be distinct"):
+    with pytest.raises(ValueError, match="must be unique; got duplicates"):
         SmoothieQueryEngine([*tools, tools[0]], embedder=HashingEmbedder())
 
 

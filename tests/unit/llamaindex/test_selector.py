@@ -23,7 +23,9 @@ from llamaindex_smoothie import (
     SmoothieSelector,
     SmoothieSelectorResult,
 )
+from llamaindex_smoothie._common import resolve_n_neighbors
 from smoothie_core import HashingEmbedder
+from smoothie_core.defaults import AUTO_NEIGHBORS_CAP, DEFAULT_N_NEIGHBORS
 from tests.support.llamaindex import (
     BAD_TOPIC,
     CALIBRATION,
@@ -302,16 +304,30 @@ def test_from_answers_equals_running_the_engines(calibrated: Any) -> None:
 
 def test_auto_neighbors_is_bounded_by_complete_queries() -> None:
     answers = [{n: scripted_answer(n, q) for n in NAMES} for q in CALIBRATION]
-    assert (
-        SmoothieSelector.from_answers(
-            NAMES, CALIBRATION, answers, embedder=HashingEmbedder()
-        ).router.n_neighbors
-        == 10
+    auto = SmoothieSelector.from_answers(
+        NAMES, CALIBRATION, answers, n_neighbors="auto", embedder=HashingEmbedder()
     )
+    assert auto.router.n_neighbors == AUTO_NEIGHBORS_CAP == 10
+    assert auto.n_neighbors == "auto"  # the option as given; the router holds the resolved k
     few = SmoothieSelector.from_answers(
-        NAMES, CALIBRATION[:4], answers[:4], embedder=HashingEmbedder()
+        NAMES, CALIBRATION[:4], answers[:4], n_neighbors="auto", embedder=HashingEmbedder()
     )
     assert few.router.n_neighbors == 4
+    # only queries every tool answered count: 2 of the 4 have an empty answer
+    answers[1]["beta"] = answers[2]["gamma"] = "  "
+    partial = SmoothieSelector.from_answers(
+        NAMES, CALIBRATION[:4], answers[:4], n_neighbors="auto", embedder=HashingEmbedder()
+    )
+    assert partial.router.n_neighbors == 2
+
+
+def test_n_neighbors_defaults_to_the_library_default() -> None:
+    answers = [{n: scripted_answer(n, q) for n in NAMES} for q in CALIBRATION]
+    selector = SmoothieSelector.from_answers(
+        NAMES, CALIBRATION, answers, embedder=HashingEmbedder()
+    )
+    assert selector.n_neighbors == DEFAULT_N_NEIGHBORS
+    assert selector.router.n_neighbors == resolve_n_neighbors(DEFAULT_N_NEIGHBORS, len(answers))
 
 
 def test_duplicate_tool_names_rejected() -> None:
@@ -320,7 +336,7 @@ def test_duplicate_tool_names_rejected() -> None:
         ScriptedEngine(name="beta"), name="alpha", description="x"
     )
     with pytest.raises(
-        ValueError, match=r"tool names must be distinct; got duplicates \['alpha'\]"
+        ValueError, match=r"tool names .* must be unique; got duplicates \['alpha'\]"
     ):
         SmoothieSelector.from_query_engine_tools(tools, CALIBRATION, show_progress=False)
 

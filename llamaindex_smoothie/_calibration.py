@@ -1,0 +1,104 @@
+"""Calibration shared by the selector and the LLM: run the grid, then fit a router.
+
+Candidates are called only through :mod:`smoothie_core.orchestration`
+(:func:`~smoothie_core.orchestration.call_grid`, per-call timeout, retries, bounded
+concurrency, progress bar); empty answers count as failures; the router is fitted with
+:meth:`smoothie_core.Router.calibrate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from llamaindex_smoothie._common import (
+    Answers,
+    Errors,
+    Options,
+    complete_rows,
+    drop_empty,
+    grid_answers,
+)
+from smoothie_core.embedders import Embedder
+from smoothie_core.orchestration import acall_grid, call_grid
+from smoothie_core.router import CalibrationReport, Router
+
+#: The progress bar's label.
+DESC = "Smoothie calibration"
+
+
+def check_prompts(prompts: Any) -> list[Any]:
+    """A list of calibration prompts (a single str is a mistake, not 1 prompt per char)."""
+    if isinstance(prompts, str):
+        raise TypeError(
+            "calibration prompts must be a list of prompts, not a single str; wrap it in a list."
+        )
+    out = list(prompts)
+    if not out:
+        raise ValueError(
+            "no calibration prompts: fit needs a non-empty list of unlabeled prompts "
+            "(a few dozen typical inputs)."
+        )
+    return out
+
+
+def collect(
+    names: Sequence[str],
+    call: Callable[[str, Any], str],
+    prompts: Sequence[Any],
+    options: Options,
+    show_progress: bool,
+) -> tuple[Answers, Errors]:
+    """Every candidate on every prompt (``call(name, prompt) -> text``)."""
+    grid = call_grid(prompts, names, call, options.policy, progress=show_progress, desc=DESC)
+    return grid_answers(grid)
+
+
+async def acollect(
+    names: Sequence[str],
+    call: Callable[[str, Any], Awaitable[str]],
+    prompts: Sequence[Any],
+    options: Options,
+    show_progress: bool,
+) -> tuple[Answers, Errors]:
+    """Async :func:`collect`."""
+    grid = await acall_grid(prompts, names, call, options.policy, progress=show_progress, desc=DESC)
+    return grid_answers(grid)
+
+
+def fit_router(
+    options: Options,
+    embedder: Embedder | None,
+    inputs: Sequence[str],
+    answers: Sequence[Mapping[str, str | None]],
+    errors: Sequence[Mapping[str, str]] | None = None,
+) -> tuple[Router, CalibrationReport, Errors]:
+    """A router calibrated on ``answers[s][name]`` for ``inputs[s]``.
+
+    Missing or None answers are failures; empty or whitespace-only ones too (recorded in
+    the returned errors). ``n_neighbors="auto"`` is resolved against the prompts every
+    candidate answered.
+    """
+    rows: Answers = [dict(row) for row in answers]
+    errs: Errors = [{} for _ in rows] if errors is None else [dict(e) for e in errors]
+    if len(errs) != len(rows):
+        raise ValueError(
+            f"`calibration_errors` must have one dict per calibration prompt ({len(rows)}); "
+            f"got {len(errs)}."
+        )
+    rows, errs = drop_empty(rows, errs)
+    router = options.new_router(embedder, n_complete=complete_rows(options.names, rows))
+    report = router.calibrate(list(inputs), rows)
+    return router, report, errs
+
+
+async def afit_router(
+    options: Options,
+    embedder: Embedder | None,
+    inputs: Sequence[str],
+    answers: Sequence[Mapping[str, str | None]],
+    errors: Sequence[Mapping[str, str]] | None = None,
+) -> tuple[Router, CalibrationReport, Errors]:
+    """:func:`fit_router` in a worker thread (embedding is CPU work)."""
+    return await asyncio.to_thread(fit_router, options, embedder, inputs, answers, errors)
