@@ -18,6 +18,7 @@ from tests.support.llamaindex import (
     CALIBRATION,
     HELD_OUT,
     STYLES,
+    FixedLLM,
     ScriptedLLM,
     scripted_answer,
     scripted_chat_llm,
@@ -289,3 +290,221 @@ def test_decision_event_per_call(routed: SmoothieLLM) -> None:
         ("SmoothieLLM", "route", HELD_OUT[0]),
         ("SmoothieLLM", "route", HELD_OUT[1]),
     ]
+
+
+# ----------------------------------------------------- fit, the shared verb
+def test_fit_returns_self_and_calibrate_is_the_older_spelling(routed: SmoothieLLM) -> None:
+    llm = SmoothieLLM(completion_llms(), mode="route", n_neighbors=5, embedder=HashingEmbedder())
+    with pytest.raises(NotFittedError, match=r"call fit\(prompts\) first"):
+        llm.calibration_report_  # noqa: B018
+    assert llm.fit(CALIBRATION, show_progress=False) is llm
+    assert llm.calibration_report_.n_used == len(CALIBRATION)
+    assert llm.calibration_errors_ == [{} for _ in CALIBRATION]
+    assert llm.n_neighbors == 5 and llm.router.n_neighbors == 5
+    for q in HELD_OUT:
+        new, old_way = (m.complete(q).additional_kwargs["smoothie"] for m in (llm, routed))
+        assert new["selected"] == old_way["selected"]
+        assert new["weights"] == pytest.approx(old_way["weights"])
+    # the older spelling still returns (report, errors) and sets n_neighbors when given
+    old = SmoothieLLM(completion_llms(), mode="route", embedder=HashingEmbedder())
+    report, errors = old.calibrate(CALIBRATION[:8], n_neighbors="auto", show_progress=False)
+    assert report == old.calibration_report_ and errors == old.calibration_errors_
+    assert old.n_neighbors == "auto" and old.router.n_neighbors == 8
+    assert (
+        old.calibrate_from_answers(
+            CALIBRATION[:3], [{n: scripted_answer(n, q) for n in NAMES} for q in CALIBRATION[:3]]
+        )
+        == old.calibration_report_
+    )
+    assert old.router.n_neighbors == 3  # "auto" again: min(10, 3 complete prompts)
+
+
+async def test_afit_with_chat_message_prompts() -> None:
+    calls: dict[str, list[str]] = {n: [] for n in NAMES}
+    llm = SmoothieLLM(
+        {n: scripted_chat_llm(n, calls[n]) for n in NAMES},
+        mode="route",
+        n_neighbors=5,
+        embedder=HashingEmbedder(),
+    )
+    prompts = [[ChatMessage(role="system", content="Be brief."), *user(q)] for q in CALIBRATION]
+    assert await llm.afit(prompts, show_progress=False) is llm
+    assert calls["alpha"][0] == "Be brief.\n" + CALIBRATION[0]
+    assert llm.calibration_report_.n_used == len(CALIBRATION)
+    for q in HELD_OUT:
+        decision = llm.chat(user(q)).additional_kwargs["smoothie"]
+        assert BAD_TOPIC[decision["selected"]] != topic_of(q)
+    with pytest.raises(TypeError, match="a str or a non-empty list of ChatMessage"):
+        await llm.afit([[]])
+
+
+def test_fit_gives_select_mode_a_pool() -> None:
+    llm = SmoothieLLM(completion_llms(), n_neighbors=5, embedder=HashingEmbedder())
+    llm.fit(CALIBRATION, show_progress=False)
+    decision = llm.complete(HELD_OUT[0]).additional_kwargs["smoothie"]
+    assert decision["mode"] == "select" and decision["n_neighbors"] == 5
+
+
+# ----------------------------------- route mode: the fallback chain and its policy
+def slow_first(routed: SmoothieLLM, q: str, **options: Any) -> tuple[SmoothieLLM, list[str]]:
+    """A route-mode LLM whose top choice for ``q`` takes 1 s (and its order)."""
+    weights = routed.complete(q).additional_kwargs["smoothie"]["weights"]
+    order = sorted(NAMES, key=lambda n: -weights[n])
+    llms: dict[str, LLM] = {n: ScriptedLLM(name=n) for n in NAMES}
+    llms[order[0]] = FixedLLM(text=scripted_answer(order[0], q), delay=1.0)
+    return SmoothieLLM(llms, mode="route", router=routed.router, **options), order
+
+
+async def test_route_timeout_falls_back_to_the_next_best(routed: SmoothieLLM) -> None:
+    q = HELD_OUT[1]
+    llm, order = slow_first(routed, q, timeout=0.2)
+    for response in (llm.complete(q), await llm.acomplete(q)):
+        decision = response.additional_kwargs["smoothie"]
+        assert decision["selected"] == order[1]
+        assert decision["errors"] == {order[0]: "TimeoutError: no answer within 0.2 s"}
+        assert response.text == scripted_answer(order[1], q)
+
+
+def test_route_retries_before_falling_back(routed: SmoothieLLM) -> None:
+    q = HELD_OUT[2]
+    first = routed.complete(q).additional_kwargs["smoothie"]["selected"]
+
+    class Flaky(ScriptedLLM):
+        attempts: int = 0
+
+        def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+            self.attempts += 1
+            if self.attempts == 1:
+                raise ConnectionError("flaky")
+            return super().complete(prompt, formatted=formatted, **kwargs)
+
+    llms: dict[str, LLM] = {n: ScriptedLLM(name=n) for n in NAMES}
+    llms[first] = Flaky(name=first)
+    llm = SmoothieLLM(llms, mode="route", router=routed.router, max_retries=1)
+    decision = llm.complete(q).additional_kwargs["smoothie"]
+    assert decision["selected"] == first and decision["failed"] == []
+    assert llms[first].attempts == 2  # type: ignore[attr-defined]
+
+
+def test_route_without_fallback_raises_all_candidates_failed(routed: SmoothieLLM) -> None:
+    q = HELD_OUT[0]
+    first = routed.complete(q).additional_kwargs["smoothie"]["selected"]
+    failing = completion_llms(failing=(first,))
+    llm = SmoothieLLM(failing, mode="route", router=routed.router, fallback_on_error=False)
+    with pytest.raises(AllCandidatesFailedError) as info:
+        llm.complete(q)
+    assert info.value.errors == {first: f"ConnectionError: {first} is down"}
+    assert called(llm) == [first]  # nobody else was tried
+    everyone = SmoothieLLM(
+        completion_llms(failing=tuple(NAMES)), mode="route", router=routed.router
+    )
+    with pytest.raises(AllCandidatesFailedError) as info:
+        list(everyone.stream_complete(q))
+    assert set(info.value.errors) == set(NAMES)
+
+
+async def test_route_stream_falls_back_before_the_first_chunk(routed: SmoothieLLM) -> None:
+    q = HELD_OUT[3]
+    weights = routed.complete(q).additional_kwargs["smoothie"]["weights"]
+    order = sorted(NAMES, key=lambda n: -weights[n])
+    llms: dict[str, LLM] = {n: ScriptedLLM(name=n) for n in NAMES}
+    llms[order[0]] = FixedLLM(text="never streamed", stream_fails_first=True)
+    llm = SmoothieLLM(llms, mode="route", router=routed.router)
+    answer = scripted_answer(order[1], q)
+    sync_chunks = list(llm.stream_complete(q))
+    async_chunks = [c async for c in await llm.astream_complete(q)]
+    for chunks in (sync_chunks, async_chunks):
+        decision = chunks[0].additional_kwargs["smoothie"]
+        assert decision["selected"] == order[1]
+        assert decision["errors"] == {
+            order[0]: "ConnectionError: stream broke before its first chunk"
+        }
+        assert "".join(c.delta or "" for c in chunks) == answer
+        assert len(chunks) == len(answer.split(" "))
+
+
+async def test_route_stream_timeout_is_on_the_first_chunk(routed: SmoothieLLM) -> None:
+    q = HELD_OUT[4]
+    llm, order = slow_first(routed, q, timeout=0.2)
+    chunks = list(llm.stream_complete(q))
+    assert chunks[0].additional_kwargs["smoothie"]["selected"] == order[1]
+    assert chunks[-1].text == scripted_answer(order[1], q)
+
+
+def test_route_prices_pick_a_cheaper_candidate(routed: SmoothieLLM) -> None:
+    q = HELD_OUT[5]
+    plain = routed.complete(q).additional_kwargs["smoothie"]
+    prices = {n: (100.0 if n == plain["selected"] else 1.0) for n in NAMES}
+    llm = SmoothieLLM(
+        completion_llms(), mode="route", router=routed.router, prices=prices, cost_tradeoff=1.0
+    )
+    response = llm.complete(q)
+    decision = response.additional_kwargs["smoothie"]
+    scores = decision["scores"]
+    assert decision["weights"] == pytest.approx(plain["weights"])
+    assert scores == pytest.approx({n: plain["weights"][n] - prices[n] / 100 for n in NAMES})
+    assert decision["selected"] == max(scores, key=scores.__getitem__) != plain["selected"]
+    assert called(llm) == [decision["selected"]]
+    assert response.text == scripted_answer(decision["selected"], q)
+    # the fallback chain follows the scores
+    failing = completion_llms(failing=(decision["selected"],))
+    broken = SmoothieLLM(
+        failing, mode="route", router=routed.router, prices=prices, cost_tradeoff=1.0
+    )
+    rest = sorted((n for n in NAMES if n != decision["selected"]), key=lambda n: -scores[n])
+    rerouted = broken.complete(q).additional_kwargs["smoothie"]
+    assert rerouted["selected"] == rest[0]
+    assert "next-highest cost-adjusted score" in rerouted["fallback"]
+    # select mode has paid for every call: prices change nothing there
+    select = SmoothieLLM(
+        completion_llms(), embedder=HashingEmbedder(), prices=prices, cost_tradeoff=1.0
+    )
+    assert "scores" not in select.complete(q).additional_kwargs["smoothie"]
+
+
+def test_route_abstention_keeps_its_fallback_despite_prices() -> None:
+    llm = SmoothieLLM(
+        completion_llms(),
+        mode="route",
+        n_neighbors=5,
+        default="alpha",
+        abstain_below=1.0,
+        prices={"alpha": 100.0, "beta": 1.0, "gamma": 1.0, "delta": 1.0},
+        cost_tradeoff=5.0,
+        embedder=HashingEmbedder(),
+    ).fit(CALIBRATION, show_progress=False)
+    for q in HELD_OUT[:3]:
+        decision = llm.complete(q).additional_kwargs["smoothie"]
+        assert decision["abstained"] is True and decision["selected"] == "alpha"
+        assert "scores" not in decision
+
+
+def test_load_takes_the_llms_own_options(routed: SmoothieLLM, tmp_path: Any) -> None:
+    path = routed.save(tmp_path / "llm.npz")
+    loaded = SmoothieLLM.load(
+        path, completion_llms(), embedder=HashingEmbedder(), timeout=3.0, max_retries=2
+    )
+    assert (loaded.timeout, loaded.max_retries, loaded.n_neighbors) == (3.0, 2, 5)
+    with pytest.raises(ValueError, match="carries its own"):
+        SmoothieLLM.load(path, completion_llms(), embedder=HashingEmbedder(), n_neighbors=3)
+
+
+async def test_candidate_spans_nest_under_the_routers_span() -> None:
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.span_handlers import SimpleSpanHandler
+
+    handler = SimpleSpanHandler()
+    root = get_dispatcher()
+    root.add_span_handler(handler)
+    try:
+        llm = SmoothieLLM({n: scripted_chat_llm(n) for n in NAMES}, embedder=HashingEmbedder())
+        llm.chat(user(HELD_OUT[0]))
+        await llm.achat(user(HELD_OUT[1]))
+    finally:
+        root.span_handlers.remove(handler)
+    spans = handler.completed_spans
+    for method in ("chat", "achat"):
+        (outer,) = [s.id_ for s in spans if s.id_.startswith(f"SmoothieLLM.{method}-")]
+        children = [s for s in spans if s.parent_id == outer]
+        assert len(children) == len(NAMES)
+        assert all(s.id_.startswith(f"MockFunctionCallingLLM.{method}-") for s in children)

@@ -11,6 +11,7 @@ import pytest
 from llama_index.core.base.response.schema import Response, StreamingResponse
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.span_handlers import SimpleSpanHandler
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, TextNode
 from llama_index.core.tools import QueryEngineTool
@@ -23,12 +24,16 @@ from llamaindex_smoothie import (
     SmoothieSelectorResult,
 )
 from smoothie_core import HashingEmbedder
+from smoothie_core.defaults import AUTO_NEIGHBORS_CAP
 from smoothie_core.exceptions import AllCandidatesFailedError
 from tests.support.llamaindex import (
     BAD_TOPIC,
     CALIBRATION,
     HELD_OUT,
     STYLES,
+    FlakyEngine,
+    Gauge,
+    GaugedEngine,
     ScriptedEngine,
     engine_tools,
     scripted_answer,
@@ -281,3 +286,72 @@ async def test_concurrent_aqueries_grow_the_pool_safely() -> None:
     assert qe.router.pool_size == 12
     for q, response in zip(CALIBRATION[:12], responses, strict=True):
         assert BAD_TOPIC[response.metadata["smoothie"]["selected"]] != topic_of(q)
+
+
+# ------------------------------------------------ calling engines: the shared policy
+async def test_retries_recover_a_flaky_engine_sync_and_async() -> None:
+    tools, _ = engine_tools()
+    tools[1] = tool(FlakyEngine(name="beta", failures=1), "beta")
+    q = HELD_OUT[0]
+    flaky = SmoothieQueryEngine(tools, embedder=HashingEmbedder())
+    first = flaky.query(q).metadata["smoothie"]  # attempt 1 on q fails, no retry
+    assert first["errors"] == {"beta": "ConnectionError: beta flaked on attempt 1"}
+    retried = SmoothieQueryEngine(tools, embedder=HashingEmbedder(), max_retries=1)
+    q2, q3 = HELD_OUT[1], HELD_OUT[2]
+    assert retried.query(q2).metadata["smoothie"]["failed"] == []  # attempt 2 answers
+    assert (await retried.aquery(q3)).metadata["smoothie"]["failed"] == []
+
+
+def test_engine_calls_are_bounded_by_max_concurrency() -> None:
+    for bound, expected in ((2, 2), (None, len(NAMES))):
+        gauge = Gauge(target=len(NAMES), wait=0.2)
+        tools = [tool(GaugedEngine(name=n, gauge=gauge), n) for n in NAMES]
+        options = {} if bound is None else {"max_concurrency": bound}
+        SmoothieQueryEngine(tools, embedder=HashingEmbedder(), **options).query(HELD_OUT[0])
+        assert gauge.peak == expected  # default 8: all four engines at once
+
+
+def test_abstention_chooses_the_default_when_it_answered() -> None:
+    tools, _ = engine_tools()
+    qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder(), default="alpha", abstain_below=1.0)
+    q = next(q for q in HELD_OUT if topic_of(q) == "math")
+    response = qe.query(q)
+    smoothie = response.metadata["smoothie"]
+    assert smoothie["abstained"] is True
+    assert smoothie["selected"] == "alpha"
+    assert str(response) == scripted_answer("alpha", q)
+    assert "abstained" in smoothie["fallback"]
+
+
+def test_auto_neighbors_in_select_mode_grows_with_the_pool() -> None:
+    tools, _ = engine_tools()
+    qe = SmoothieQueryEngine(
+        tools, embedder=HashingEmbedder(), n_neighbors="auto", update_pool=True
+    )
+    assert qe.n_neighbors == "auto"
+    assert qe.router.n_neighbors == AUTO_NEIGHBORS_CAP
+    used = [qe.query(q).metadata["smoothie"]["n_neighbors"] for q in CALIBRATION[:12]]
+    assert used == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10]
+
+
+async def test_engine_spans_nest_under_the_query_span() -> None:
+    handler = SimpleSpanHandler()
+    root = get_dispatcher()
+    root.add_span_handler(handler)
+    try:
+        tools, _ = engine_tools()
+        qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder(), timeout=5.0)
+        qe.query(HELD_OUT[0])
+        await qe.aquery(HELD_OUT[1])
+    finally:
+        root.span_handlers.remove(handler)
+    spans = {s.id_: s for s in handler.completed_spans}
+    for method in ("_query", "_aquery"):
+        outer = [i for i in spans if i.startswith(f"SmoothieQueryEngine.{method}-")]
+        assert len(outer) == 1
+        inner = [
+            s
+            for s in spans.values()
+            if s.id_.startswith("ScriptedEngine.") and s.parent_id == outer[0]
+        ]
+        assert len(inner) == len(NAMES), (method, list(spans))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -24,13 +23,16 @@ from llamaindex_smoothie import (
     SmoothieSelectorResult,
 )
 from llamaindex_smoothie._common import resolve_n_neighbors
-from smoothie_core import HashingEmbedder
-from smoothie_core.defaults import AUTO_NEIGHBORS_CAP, DEFAULT_N_NEIGHBORS
+from smoothie_core import HashingEmbedder, NotFittedError
+from smoothie_core.defaults import AUTO_NEIGHBORS_CAP, DEFAULT_MAX_CONCURRENCY, DEFAULT_N_NEIGHBORS
 from tests.support.llamaindex import (
     BAD_TOPIC,
     CALIBRATION,
     HELD_OUT,
     STYLES,
+    FlakyEngine,
+    Gauge,
+    GaugedEngine,
     ScriptedEngine,
     engine_tools,
     retriever_tools,
@@ -217,36 +219,22 @@ def test_engine_that_always_fails_makes_calibration_impossible() -> None:
         )
 
 
-class Gauge(ScriptedEngine):
-    """Measures how many calls are in flight at once."""
-
-    def custom_query(self, query_str: str) -> str:
-        with GAUGE_LOCK:
-            GAUGE["now"] += 1
-            GAUGE["max"] = max(GAUGE["max"], GAUGE["now"])
-        time.sleep(0.005)
-        with GAUGE_LOCK:
-            GAUGE["now"] -= 1
-        return super().custom_query(query_str)
-
-
-GAUGE = {"now": 0, "max": 0}
-GAUGE_LOCK = threading.Lock()
-
-
 @pytest.mark.parametrize("max_concurrency", [1, 3])
 def test_concurrency_is_bounded(max_concurrency: int) -> None:
-    GAUGE.update(now=0, max=0)
-    tools = [QueryEngineTool.from_defaults(Gauge(name=n), name=n, description=n) for n in NAMES]
+    gauge = Gauge(target=max_concurrency + 1, wait=0.05)
+    tools = [
+        QueryEngineTool.from_defaults(GaugedEngine(name=n, gauge=gauge), name=n, description=n)
+        for n in NAMES
+    ]
     SmoothieSelector.from_query_engine_tools(
         tools,
-        CALIBRATION[:8],
+        CALIBRATION[:4],
         n_neighbors=3,
         embedder=HashingEmbedder(),
         max_concurrency=max_concurrency,
         show_progress=False,
     )
-    assert 1 <= GAUGE["max"] <= max_concurrency
+    assert gauge.peak == max_concurrency
 
 
 async def test_async_calibration_is_bounded_and_matches_sync() -> None:
@@ -437,3 +425,158 @@ async def test_async_retriever_calibration_and_aretrieve() -> None:
         assert len(called) == 1
         assert BAD_TOPIC[called[0]] != topic_of(q)
         assert nodes[0].node.get_content() == scripted_answer(called[0], q)
+
+
+# ------------------------------------------------------ fit, the shared verb
+def test_fit_returns_self_and_matches_the_older_constructor(calibrated: Any) -> None:
+    old, _, _ = calibrated
+    tools, engines = engine_tools()
+    selector = SmoothieSelector(tools=tools, n_neighbors=5, embedder=HashingEmbedder())
+    with pytest.raises(NotFittedError, match=r"call fit\(queries\) first"):
+        selector.calibration_report_  # noqa: B018
+    assert not hasattr(selector, "calibration_errors_")  # NotFittedError is an AttributeError
+    assert selector.calibration_report is None and selector.calibration_errors == []
+    with pytest.raises(NotFittedError, match=r"call fit\(prompts\) first"):
+        selector.select(NAMES, HELD_OUT[0])
+    assert selector.fit(CALIBRATION, show_progress=False) is selector
+    assert all(sorted(e.calls) == sorted(CALIBRATION) for e in engines.values())
+    assert selector.calibration_report_ == old.calibration_report_ == old.calibration_report
+    assert selector.calibration_errors_ == old.calibration_errors == [{} for _ in CALIBRATION]
+    for q in HELD_OUT:
+        assert selector.select(NAMES, q).weights == pytest.approx(old.select(NAMES, q).weights)
+
+
+async def test_afit_returns_self_and_matches_fit(calibrated: Any) -> None:
+    old, _, _ = calibrated
+    tools, _ = engine_tools()
+    selector = SmoothieSelector(tools=tools, n_neighbors=5, embedder=HashingEmbedder())
+    assert await selector.afit(CALIBRATION, show_progress=False) is selector
+    assert selector.calibration_report_ == old.calibration_report_
+    for q in HELD_OUT:
+        assert selector.select(NAMES, q).weights == pytest.approx(old.select(NAMES, q).weights)
+
+
+def test_fit_needs_the_tools_or_answers_and_some_queries() -> None:
+    names_only = SmoothieSelector(tools=NAMES, embedder=HashingEmbedder())
+    with pytest.raises(ValueError, match=r"are names only.*answers="):
+        names_only.fit(CALIBRATION)
+    with pytest.raises(ValueError, match="no calibration prompts"):
+        SmoothieSelector(tools=engine_tools()[0], embedder=HashingEmbedder()).fit([])
+    with pytest.raises(TypeError, match="not a single str"):
+        names_only.fit("What is 2 plus 2?", answers=[{}])
+    with pytest.raises(ValueError, match="needs `tools=`"):
+        SmoothieSelector()
+    with pytest.raises(TypeError, match="QueryEngineTool or RetrieverTool"):
+        SmoothieSelector(tools=[object(), object(), object()])
+
+
+def test_calibration_calls_time_out_and_are_retried() -> None:
+    class Slow(ScriptedEngine):
+        def custom_query(self, query_str: str) -> str:
+            if "Egypt" in query_str:
+                time.sleep(1.0)
+            return super().custom_query(query_str)
+
+    tools, _ = engine_tools()
+    tools[0] = QueryEngineTool.from_defaults(
+        FlakyEngine(name="alpha", failures=1), name="alpha", description="a"
+    )
+    tools[1] = QueryEngineTool.from_defaults(Slow(name="beta"), name="beta", description="b")
+    queries = CALIBRATION[:6]  # geography; Egypt is the 6th
+    selector = SmoothieSelector(
+        tools=tools, n_neighbors=2, timeout=0.3, max_retries=1, embedder=HashingEmbedder()
+    ).fit(queries, show_progress=False)
+    # alpha failed once per query and was retried; beta timed out twice on Egypt
+    assert selector.calibration_report_.dropped == [5]
+    assert selector.calibration_errors_[5] == {"beta": "TimeoutError: no answer within 0.3 s"}
+    assert all(errors == {} for errors in selector.calibration_errors_[:5])
+    no_retry = SmoothieSelector(
+        tools=[
+            *engine_tools()[0][1:],
+            QueryEngineTool.from_defaults(
+                FlakyEngine(name="alpha", failures=1), name="alpha", description="a"
+            ),
+        ],
+        n_neighbors=2,
+        embedder=HashingEmbedder(),
+    )
+    with pytest.raises(ValueError, match=r"No calibration prompt .*'alpha': 6"):
+        no_retry.fit(queries, show_progress=False)
+
+
+def test_default_calibration_concurrency_is_eight() -> None:
+    gauge = Gauge(target=9, wait=0.3)  # waits for a 9th call that the bound never lets in
+    tools = [
+        QueryEngineTool.from_defaults(GaugedEngine(name=n, gauge=gauge), name=n, description=n)
+        for n in NAMES
+    ]
+    SmoothieSelector(tools=tools, n_neighbors=2, embedder=HashingEmbedder()).fit(
+        CALIBRATION[:3], show_progress=False
+    )
+    assert gauge.peak == DEFAULT_MAX_CONCURRENCY == 8
+
+
+def test_abstention_falls_back_to_the_default_and_ignores_prices(calibrated: Any) -> None:
+    answers = [{n: scripted_answer(n, q) for n in NAMES} for q in CALIBRATION]
+    kwargs: dict[str, Any] = {"n_neighbors": 5, "embedder": HashingEmbedder()}
+    cautious = SmoothieSelector.from_answers(
+        NAMES,
+        CALIBRATION,
+        answers,
+        default="delta",
+        abstain_below=1.0,  # nothing is that reliable: always abstain
+        prices={"alpha": 0.0, "beta": 0.0, "gamma": 0.0, "delta": 100.0},
+        cost_tradeoff=10.0,
+        **kwargs,
+    )
+    plain = SmoothieSelector.from_answers(NAMES, CALIBRATION, answers, **kwargs)
+    for q in HELD_OUT:
+        result = cautious.select(NAMES, q)
+        assert result.selected == "delta", result.decision["fallback"]
+        assert result.decision["abstained"] is True
+        assert "scores" not in result.decision  # the abstained decision keeps its fallback
+        assert result.decision["diagnostics"]["smoothie_choice"] == plain.select(NAMES, q).selected
+        assert "abstained" in result.reason
+
+
+def test_prices_trade_quality_for_cost(calibrated: Any) -> None:
+    selector, tools, _ = calibrated
+    q = HELD_OUT[0]
+    best = selector.select(NAMES, q)
+    prices = {n: (100.0 if n == best.selected else 1.0) for n in NAMES}
+    cheap = SmoothieSelector(selector.router, prices=prices, cost_tradeoff=1.0)
+    result = cheap.select(NAMES, q)
+    scores = result.decision["scores"]
+    assert result.weights == pytest.approx(best.weights)  # the quality estimate is unchanged
+    assert scores == pytest.approx({n: best.weights[n] - prices[n] / 100.0 for n in NAMES})
+    assert result.selected == max(scores, key=scores.__getitem__) != best.selected
+    assert result.decision["prices"] == prices
+    assert "cost-adjusted score" in result.reason
+    # zero trade-off: prices are recorded nowhere and change nothing
+    free = SmoothieSelector(selector.router, prices=prices, cost_tradeoff=0.0)
+    assert free.select(NAMES, q).selected == best.selected
+    # a subset of choices: the best offered by score
+    offered = [n for n in NAMES if n != result.selected]
+    sub = cheap.select(offered, q)
+    assert sub.selected == max(offered, key=scores.__getitem__)
+    # in a RouterQueryEngine the cheap tool is the one called
+    router = RouterQueryEngine(cheap, tools, llm=scripted_chat_llm("alpha"))
+    assert router.query(q).metadata["selector_result"].selected == result.selected
+
+
+def test_load_takes_the_selectors_own_options(calibrated: Any, tmp_path: Any) -> None:
+    selector, tools, _ = calibrated
+    path = selector.save(tmp_path / "selector.npz")
+    prices = dict.fromkeys(NAMES, 1.0)
+    loaded = SmoothieSelector.load(
+        path, embedder=HashingEmbedder(), tools=tools, prices=prices, cost_tradeoff=0.5
+    )
+    assert loaded.prices == prices and loaded.n_neighbors == 5
+    with pytest.raises(ValueError, match="carries its own"):
+        SmoothieSelector.load(path, embedder=HashingEmbedder(), n_neighbors=3)
+    with pytest.raises(NotFittedError, match="keeps no report"):
+        loaded.calibration_report_  # noqa: B018
+    # a loaded selector with its tools can be refitted with the same embedder
+    loaded.fit(CALIBRATION[:8], show_progress=False)
+    assert loaded.calibration_report_.n_used == 8
+    assert loaded.router.embedder.id == "hashing-v1|dim=256"
