@@ -4,7 +4,9 @@ The options every LlamaIndex front door takes (and LangChain's ``SmoothieRouter`
 takes, with the same names and defaults from :mod:`smoothie_core.defaults`) are
 validated and turned into a :class:`smoothie_core.Router`, a
 :class:`~smoothie_core.orchestration.CallPolicy` and a cost-aware choice in one place,
-:class:`Options`. A new ``Router`` option is one field here, passed through.
+:class:`Options`. A new ``Router`` option (e.g. ``scorer=``) is a field of
+:class:`Options`, an entry of :data:`ROUTER_DEFAULTS` and :meth:`Options.router_kwargs`,
+and a keyword of each front door, which passes it through unchanged.
 """
 
 from __future__ import annotations
@@ -38,9 +40,15 @@ Answers = list[dict[str, str | None]]
 #: failed call: it is not retried).
 EMPTY_ANSWER = "EmptyAnswerError: the answer is empty or whitespace only"
 
-#: Options that configure the :class:`~smoothie_core.Router` itself (a ``router=``
-#: passed in already carries them).
-ROUTER_OPTIONS = ("n_neighbors", "default", "abstain_below", "max_pool_size")
+#: Options that configure the :class:`~smoothie_core.Router` itself, with their defaults
+#: (a ``router=`` passed in already carries them).
+ROUTER_DEFAULTS: dict[str, Any] = {
+    "n_neighbors": DEFAULT_N_NEIGHBORS,
+    "default": None,
+    "abstain_below": None,
+    "max_pool_size": DEFAULT_MAX_POOL_SIZE,
+}
+ROUTER_OPTIONS = tuple(ROUTER_DEFAULTS)
 
 
 def check_n_neighbors_option(value: Any) -> NNeighbors:
@@ -181,26 +189,32 @@ class Options:
         return dataclasses.replace(decision, selected=best), extra
 
 
-def router_options(router: Router) -> dict[str, Any]:
-    """The router-level options a ready :class:`~smoothie_core.Router` carries."""
-    return {name: getattr(router, name) for name in ROUTER_OPTIONS}
+def router_level(router: Router | None, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The effective router-level options: ``given``, or those a ready ``router`` carries.
 
-
-def check_no_router_options(given: Mapping[str, Any]) -> None:
-    """With ``router=``, the router-level options come from it: reject conflicting ones."""
-    defaults = {
-        "n_neighbors": DEFAULT_N_NEIGHBORS,
-        "default": None,
-        "abstain_below": None,
-        "max_pool_size": DEFAULT_MAX_POOL_SIZE,
-    }
-    conflicting = sorted(k for k in ROUTER_OPTIONS if k in given and given[k] != defaults[k])
+    With ``router=``, a router-level option given with a non-default value conflicts
+    with the router's own and is an error (it would be silently ignored otherwise).
+    """
+    if router is None:
+        return dict(given)
+    conflicting = sorted(k for k in ROUTER_OPTIONS if k in given and given[k] != ROUTER_DEFAULTS[k])
     if conflicting:
         raise ValueError(
             f"`router=` carries its own {', '.join(ROUTER_OPTIONS)}; got also "
             f"{ {k: given[k] for k in conflicting} }. Set them on the Router, or leave out "
             "`router=` to build one from these options."
         )
+    return {name: getattr(router, name) for name in ROUTER_OPTIONS}
+
+
+def options_of(front_door: Any, names: Sequence[str]) -> Options:
+    """The :class:`Options` a front door holds as attributes (absent ones: defaults)."""
+    values = {
+        f.name: getattr(front_door, f.name)
+        for f in dataclasses.fields(Options)
+        if f.name != "names" and hasattr(front_door, f.name)
+    }
+    return Options(names=tuple(names), **values)
 
 
 def not_fitted(component: str, err: NotFittedError) -> NotFittedError:

@@ -54,9 +54,9 @@ from llamaindex_smoothie._common import (
     Options,
     check_n_neighbors_option,
     check_names,
-    check_no_router_options,
     not_fitted,
-    router_options,
+    options_of,
+    router_level,
 )
 from llamaindex_smoothie._texts import llm_text, messages_text
 from llamaindex_smoothie.embeddings import as_embedder
@@ -263,15 +263,15 @@ class SmoothieLLM(LLM):
         router: Router | None = None,
         **kwargs: Any,
     ) -> None:
-        router_level: dict[str, Any] = {
-            "n_neighbors": n_neighbors,
-            "default": default,
-            "abstain_below": abstain_below,
-            "max_pool_size": max_pool_size,
-        }
-        if router is not None:
-            check_no_router_options(router_level)
-            router_level = router_options(router)
+        level = router_level(
+            router,
+            {
+                "n_neighbors": n_neighbors,
+                "default": default,
+                "abstain_below": abstain_below,
+                "max_pool_size": max_pool_size,
+            },
+        )
         super().__init__(  # type: ignore[call-arg]
             llms=llms,
             mode=mode,
@@ -282,7 +282,7 @@ class SmoothieLLM(LLM):
             prices=None if prices is None else dict(prices),
             cost_tradeoff=cost_tradeoff,
             fallback_on_error=fallback_on_error,
-            **router_level,
+            **level,
             **kwargs,
         )
         names = list(self.llms)
@@ -326,18 +326,7 @@ class SmoothieLLM(LLM):
         return check_n_neighbors_option(value)
 
     def _options(self) -> Options:
-        return Options(
-            names=tuple(self.llms),
-            n_neighbors=self.n_neighbors,
-            default=self.default,
-            abstain_below=self.abstain_below,
-            max_pool_size=self.max_pool_size,
-            prices=self.prices,
-            cost_tradeoff=self.cost_tradeoff,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-        )
+        return options_of(self, list(self.llms))
 
     @classmethod
     def class_name(cls) -> str:

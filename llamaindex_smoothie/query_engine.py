@@ -31,8 +31,8 @@ from llamaindex_smoothie._common import (
     NNeighbors,
     Options,
     check_names,
-    check_no_router_options,
-    router_options,
+    options_of,
+    router_level,
 )
 from llamaindex_smoothie._texts import Answered, asettle_response, settle_response
 from llamaindex_smoothie.embeddings import as_embedder
@@ -113,6 +113,11 @@ class SmoothieQueryEngine(BaseQueryEngine):
     True
     """
 
+    n_neighbors: NNeighbors
+    default: str | None
+    abstain_below: float | None
+    max_pool_size: int | None
+
     def __init__(
         self,
         query_engine_tools: Sequence[QueryEngineTool],
@@ -131,28 +136,23 @@ class SmoothieQueryEngine(BaseQueryEngine):
     ) -> None:
         tools = list(query_engine_tools)
         names = check_names([t.metadata.name for t in tools], "query engine tool")
-        if router is not None:
-            check_no_router_options(
-                {
-                    "n_neighbors": n_neighbors,
-                    "default": default,
-                    "abstain_below": abstain_below,
-                    "max_pool_size": max_pool_size,
-                }
+        if router is not None and list(router.candidates) != names:
+            raise ValueError(
+                f"`router` candidates {router.candidates} must equal the tool names {names} "
+                "(same order)."
             )
-            if list(router.candidates) != names:
-                raise ValueError(
-                    f"`router` candidates {router.candidates} must equal the tool names {names} "
-                    "(same order)."
-                )
-            opts = router_options(router)
-            n_neighbors, default = opts["n_neighbors"], opts["default"]
-            abstain_below, max_pool_size = opts["abstain_below"], opts["max_pool_size"]
-        self.n_neighbors = n_neighbors
+        level = router_level(
+            router,
+            {
+                "n_neighbors": n_neighbors,
+                "default": default,
+                "abstain_below": abstain_below,
+                "max_pool_size": max_pool_size,
+            },
+        )
+        for name, value in level.items():
+            setattr(self, name, value)
         self.update_pool = update_pool
-        self.max_pool_size = max_pool_size
-        self.default = default
-        self.abstain_below = abstain_below
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_concurrency = max_concurrency
@@ -165,16 +165,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
         super().__init__(callback_manager=callback_manager or Settings.callback_manager)
 
     def _options(self) -> Options:
-        return Options(
-            names=tuple(self._names),
-            n_neighbors=self.n_neighbors,
-            default=self.default,
-            abstain_below=self.abstain_below,
-            max_pool_size=self.max_pool_size,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-        )
+        return options_of(self, self._names)
 
     @property
     def router(self) -> Router:

@@ -38,10 +38,10 @@ from llamaindex_smoothie._common import (
     NNeighbors,
     Options,
     check_names,
-    check_no_router_options,
     not_fitted,
+    options_of,
     reason,
-    router_options,
+    router_level,
 )
 from llamaindex_smoothie._texts import asettle_response, nodes_text, settle_response
 from llamaindex_smoothie.embeddings import as_embedder
@@ -181,6 +181,11 @@ class SmoothieSelector(BaseSelector):
     (True, 1.0)
     """
 
+    n_neighbors: NNeighbors
+    default: str | None
+    abstain_below: float | None
+    max_pool_size: int | None
+
     def __init__(
         self,
         router: Router | None = None,
@@ -215,13 +220,6 @@ class SmoothieSelector(BaseSelector):
             names = check_names([_tool_name(t) for t in tool_list], "tool")
             self._tools = dict(zip(names, tool_list, strict=True))
         if router is not None:
-            given = {
-                "n_neighbors": n_neighbors,
-                "default": default,
-                "abstain_below": abstain_below,
-                "max_pool_size": max_pool_size,
-            }
-            check_no_router_options(given)
             if embedder is not None:
                 raise ValueError(
                     "`router=` carries its own embedder; got also `embedder=`. Load the router "
@@ -232,15 +230,19 @@ class SmoothieSelector(BaseSelector):
                     f"`router` candidates {router.candidates} must equal the tool names "
                     f"{list(self._tools)} (same order)."
                 )
-            opts = router_options(router)
-            n_neighbors, default = opts["n_neighbors"], opts["default"]
-            abstain_below, max_pool_size = opts["abstain_below"], opts["max_pool_size"]
-        self.n_neighbors = n_neighbors
-        self.default = default
-        self.abstain_below = abstain_below
+        level = router_level(
+            router,
+            {
+                "n_neighbors": n_neighbors,
+                "default": default,
+                "abstain_below": abstain_below,
+                "max_pool_size": max_pool_size,
+            },
+        )
+        for name, value in level.items():
+            setattr(self, name, value)
         self.prices = None if prices is None else dict(prices)
         self.cost_tradeoff = cost_tradeoff
-        self.max_pool_size = max_pool_size
         self.max_concurrency = max_concurrency
         self.timeout = timeout
         self.max_retries = max_retries
@@ -257,18 +259,7 @@ class SmoothieSelector(BaseSelector):
             self._errors = [dict(e) for e in calibration_errors]
 
     def _options(self) -> Options:
-        return Options(
-            names=tuple(self._names),
-            n_neighbors=self.n_neighbors,
-            default=self.default,
-            abstain_below=self.abstain_below,
-            max_pool_size=self.max_pool_size,
-            prices=self.prices,
-            cost_tradeoff=self.cost_tradeoff,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrency=self.max_concurrency,
-        )
+        return options_of(self, self._names)
 
     # ------------------------------------------------------------------ fit
     def _callers(self) -> tuple[Callable[[str, str], str], Callable[[str, str], Awaitable[str]]]:
