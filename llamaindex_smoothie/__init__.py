@@ -6,6 +6,14 @@
   (select mode).
 * :class:`SmoothieLLM` — an ``LLM`` that routes ``chat``/``complete`` across candidate
   LLMs (select or route mode); usable as ``Settings.llm``.
+
+Route mode is calibrated with ``fit(prompts) -> self`` (``calibration_report_``,
+``calibration_errors_``), and the options (``n_neighbors``, ``max_concurrency``,
+``timeout``, ``max_retries``, ``default``, ``abstain_below``, ``prices``,
+``cost_tradeoff``, ...) have the names and defaults of LangChain's ``SmoothieRouter``
+(:mod:`smoothie_core.defaults`). Candidates are called through
+:mod:`smoothie_core.orchestration`; when none answers,
+:class:`smoothie_core.exceptions.AllCandidatesFailedError`.
 """
 
 from llamaindex_smoothie.embeddings import LlamaIndexEmbedder
