@@ -374,9 +374,26 @@ class SmoothieLLM(LLM):
         (``answers[s][name]`` for prompt ``s``) no candidate is called. Needed by route
         mode; in select mode it gives Smoothie-Local a pool. Returns ``self``.
         """
-        items = check_prompts(prompts)
-        chats = [_messages(p) for p in items]
-        options = self._options()
+        return self._fit(prompts, answers, show_progress, self._options())
+
+    async def afit(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        answers: Sequence[Mapping[str, str | None]] | None = None,
+        show_progress: bool = True,
+    ) -> Self:
+        """Async :meth:`fit` (``achat``; embedding runs in a worker thread)."""
+        return await self._afit(prompts, answers, show_progress, self._options())
+
+    def _fit(
+        self,
+        prompts: Sequence[Prompt],
+        answers: Sequence[Mapping[str, str | None]] | None,
+        show_progress: bool,
+        options: Options,
+    ) -> Self:
+        chats = [_messages(p) for p in check_prompts(prompts)]
         errors: Errors | None = None
         if answers is None:
 
@@ -389,17 +406,14 @@ class SmoothieLLM(LLM):
         self._set_fitted(router, report, errs)
         return self
 
-    async def afit(
+    async def _afit(
         self,
         prompts: Sequence[Prompt],
-        *,
-        answers: Sequence[Mapping[str, str | None]] | None = None,
-        show_progress: bool = True,
+        answers: Sequence[Mapping[str, str | None]] | None,
+        show_progress: bool,
+        options: Options,
     ) -> Self:
-        """Async :meth:`fit` (``achat``; embedding runs in a worker thread)."""
-        items = check_prompts(prompts)
-        chats = [_messages(p) for p in items]
-        options = self._options()
+        chats = [_messages(p) for p in check_prompts(prompts)]
         errors: Errors | None = None
         if answers is None:
 
@@ -413,6 +427,13 @@ class SmoothieLLM(LLM):
         )
         self._set_fitted(router, report, errs)
         return self
+
+    def _older_options(self, max_concurrency: Any) -> Options:
+        """The options, with the older spelling's per-call ``max_concurrency`` if given."""
+        options = self._options()
+        if max_concurrency is _UNSET:
+            return options
+        return dataclasses.replace(options, max_concurrency=max_concurrency)
 
     def _set_fitted(self, router: Router, report: CalibrationReport, errors: Errors) -> None:
         with self._lock:
@@ -462,12 +483,11 @@ class SmoothieLLM(LLM):
     ) -> tuple[CalibrationReport, Errors]:
         """Older spelling of :meth:`fit`; returns ``(calibration_report_, calibration_errors_)``.
 
-        ``n_neighbors`` and ``max_concurrency``, if given, set those options first.
+        ``n_neighbors``, if given, sets that option first; ``max_concurrency``, if given,
+        bounds this calibration only (as before).
         """
         self._set_n_neighbors(n_neighbors)
-        if max_concurrency is not _UNSET:
-            self.max_concurrency = max_concurrency
-        self.fit(prompts, show_progress=show_progress)
+        self._fit(prompts, None, show_progress, self._older_options(max_concurrency))
         return self.calibration_report_, self.calibration_errors_
 
     async def acalibrate(
@@ -480,9 +500,7 @@ class SmoothieLLM(LLM):
     ) -> tuple[CalibrationReport, Errors]:
         """Older spelling of :meth:`afit` (see :meth:`calibrate`)."""
         self._set_n_neighbors(n_neighbors)
-        if max_concurrency is not _UNSET:
-            self.max_concurrency = max_concurrency
-        await self.afit(prompts, show_progress=show_progress)
+        await self._afit(prompts, None, show_progress, self._older_options(max_concurrency))
         return self.calibration_report_, self.calibration_errors_
 
     def save(self, path: str | os.PathLike[str]) -> Path:

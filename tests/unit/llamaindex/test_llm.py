@@ -12,6 +12,7 @@ from llama_index.core.llms import LLM
 
 from llamaindex_smoothie import SmoothieLLM
 from smoothie_core import HashingEmbedder, NotFittedError
+from smoothie_core.defaults import DEFAULT_MAX_CONCURRENCY
 from smoothie_core.exceptions import AllCandidatesFailedError
 from tests.support.llamaindex import (
     BAD_TOPIC,
@@ -19,6 +20,7 @@ from tests.support.llamaindex import (
     HELD_OUT,
     STYLES,
     FixedLLM,
+    Gauge,
     ScriptedLLM,
     scripted_answer,
     scripted_chat_llm,
@@ -508,3 +510,18 @@ async def test_candidate_spans_nest_under_the_routers_span() -> None:
         children = [s for s in spans if s.parent_id == outer]
         assert len(children) == len(NAMES)
         assert all(s.id_.startswith(f"MockFunctionCallingLLM.{method}-") for s in children)
+
+
+def test_older_calibrate_bounds_only_its_own_run() -> None:
+    gauge = Gauge(target=3, wait=0.05)
+
+    class Gauged(ScriptedLLM):
+        def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+            with gauge:
+                return super().complete(prompt, formatted=formatted, **kwargs)
+
+    llm = SmoothieLLM({n: Gauged(name=n) for n in NAMES}, mode="route", embedder=HashingEmbedder())
+    llm.calibrate(CALIBRATION[:4], n_neighbors=2, max_concurrency=2, show_progress=False)
+    assert gauge.peak == 2
+    assert llm.max_concurrency == DEFAULT_MAX_CONCURRENCY  # the option itself is unchanged
+    assert llm.n_neighbors == 2  # n_neighbors= sets the option, as before
