@@ -16,7 +16,6 @@ from llamaindex_smoothie._common import (
     Answers,
     Errors,
     Options,
-    complete_rows,
     drop_empty,
     grid_answers,
 )
@@ -77,8 +76,7 @@ def fit_router(
     """A router calibrated on ``answers[s][name]`` for ``inputs[s]``.
 
     Missing or None answers are failures; empty or whitespace-only ones too (recorded in
-    the returned errors). ``n_neighbors="auto"`` is resolved against the prompts every
-    candidate answered.
+    the returned errors, as the core Router counts them).
     """
     rows: Answers = [dict(row) for row in answers]
     errs: Errors = [{} for _ in rows] if errors is None else [dict(e) for e in errors]
@@ -88,7 +86,7 @@ def fit_router(
             f"got {len(errs)}."
         )
     rows, errs = drop_empty(rows, errs)
-    router = options.new_router(embedder, n_complete=complete_rows(options.names, rows))
+    router = options.new_router(embedder)
     report = router.calibrate(list(inputs), rows)
     return router, report, errs
 

@@ -4,9 +4,9 @@ The options every LlamaIndex front door takes (and LangChain's ``SmoothieRouter`
 takes, with the same names and defaults from :mod:`smoothie_core.defaults`) are
 validated and turned into a :class:`smoothie_core.Router`, a
 :class:`~smoothie_core.orchestration.CallPolicy` and a cost-aware choice in one place,
-:class:`Options`. A new ``Router`` option (e.g. ``scorer=``) is a field of
-:class:`Options`, an entry of :data:`ROUTER_DEFAULTS` and :meth:`Options.router_kwargs`,
-and a keyword of each front door, which passes it through unchanged.
+:class:`Options`. A new ``Router`` option (as ``scorer=`` was) is a field of
+:class:`Options`, an entry of :data:`ROUTER_DEFAULTS`, and a keyword of each front door,
+which passes it through unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any, Literal
 from smoothie_core._validation import check_candidate_names, check_n_neighbors
 from smoothie_core.cost import check_prices, cost_scores
 from smoothie_core.defaults import (
-    AUTO_NEIGHBORS_CAP,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_POOL_SIZE,
     DEFAULT_MAX_RETRIES,
@@ -29,26 +28,30 @@ from smoothie_core.defaults import (
 from smoothie_core.embedders import Embedder
 from smoothie_core.exceptions import NotFittedError
 from smoothie_core.orchestration import CallPolicy, GridResults
-from smoothie_core.router import Decision, Router
+from smoothie_core.router import EMPTY_ANSWER, Decision, Router
+from smoothie_core.scorers import Scorer
 
 NNeighbors = int | None | Literal["auto"]
 #: ``errors[s][name]``: why candidate ``name`` failed on calibration prompt ``s``.
 Errors = list[dict[str, str]]
 Answers = list[dict[str, str | None]]
 
-#: The error recorded for an empty or whitespace-only answer (a failed answer, not a
-#: failed call: it is not retried).
-EMPTY_ANSWER = "EmptyAnswerError: the answer is empty or whitespace only"
+# EMPTY_ANSWER (the core Router's message for an empty or whitespace-only answer) is
+# recorded the same way here: a failed answer, not a failed call, so it is not retried.
 
 #: Options that configure the :class:`~smoothie_core.Router` itself, with their defaults
 #: (a ``router=`` passed in already carries them).
 ROUTER_DEFAULTS: dict[str, Any] = {
+    "scorer": None,  # the Router's default, smoothie_core.defaults.DEFAULT_SCORER
     "n_neighbors": DEFAULT_N_NEIGHBORS,
     "default": None,
     "abstain_below": None,
     "max_pool_size": DEFAULT_MAX_POOL_SIZE,
 }
 ROUTER_OPTIONS = tuple(ROUTER_DEFAULTS)
+#: Router-level options that :meth:`smoothie_core.Router.load` can override (the scorer
+#: is part of the saved state).
+LOAD_OVERRIDES = ("n_neighbors", "default", "abstain_below", "max_pool_size")
 
 
 def check_n_neighbors_option(value: Any) -> NNeighbors:
@@ -60,20 +63,6 @@ def check_n_neighbors_option(value: Any) -> NNeighbors:
             f'`n_neighbors` must be None, a positive int or "auto"; got the str {value!r}.'
         )
     return check_n_neighbors(value)
-
-
-def resolve_n_neighbors(value: NNeighbors, n_complete: int | None = None) -> int | None:
-    """The int (or None) the core :class:`~smoothie_core.Router` takes.
-
-    ``"auto"`` averages ``min(AUTO_NEIGHBORS_CAP, n_complete)`` neighbours, where
-    ``n_complete`` counts the calibration prompts every candidate answered; without a
-    calibration (select mode) the cap itself (the router then uses at most the pool).
-    """
-    if value != "auto":
-        return value
-    if n_complete is None:
-        return AUTO_NEIGHBORS_CAP
-    return max(1, min(AUTO_NEIGHBORS_CAP, n_complete))
 
 
 def check_names(names: Sequence[str | None], what: str) -> list[str]:
@@ -114,11 +103,6 @@ def grid_answers(grid: GridResults[str]) -> tuple[Answers, Errors]:
     return drop_empty(grid.answers, grid.errors)
 
 
-def complete_rows(names: Sequence[str], answers: Answers) -> int:
-    """Calibration prompts that every candidate answered."""
-    return sum(1 for row in answers if all(isinstance(row.get(n), str) for n in names))
-
-
 @dataclass(frozen=True)
 class Options:
     """The options of a LlamaIndex front door, validated together.
@@ -128,6 +112,7 @@ class Options:
     """
 
     names: tuple[str, ...]
+    scorer: str | Scorer | None = None
     n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS  # type: ignore[assignment]
     default: str | None = None
     abstain_below: float | None = None
@@ -140,9 +125,6 @@ class Options:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "n_neighbors", check_n_neighbors_option(self.n_neighbors))
-        ms = self.max_pool_size
-        if ms is not None and (isinstance(ms, bool) or not isinstance(ms, int) or ms < 1):
-            raise ValueError(f"`max_pool_size` must be None or a positive int; got {ms!r}.")
         t = self.cost_tradeoff
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
             raise ValueError(f"`cost_tradeoff` must be a number >= 0; got {t!r}.")
@@ -161,18 +143,13 @@ class Options:
             timeout=self.timeout, max_retries=self.max_retries, max_concurrency=self.max_concurrency
         )
 
-    def router_kwargs(self, n_complete: int | None = None) -> dict[str, Any]:
-        """Keyword arguments of :class:`smoothie_core.Router` (``"auto"`` resolved)."""
-        return {
-            "n_neighbors": resolve_n_neighbors(self.n_neighbors, n_complete),
-            "max_pool_size": self.max_pool_size,
-            "default": self.default,
-            "abstain_below": self.abstain_below,
-        }
+    def router_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`smoothie_core.Router` (it validates them)."""
+        return {name: getattr(self, name) for name in ROUTER_OPTIONS}
 
-    def new_router(self, embedder: Embedder | None, n_complete: int | None = None) -> Router:
+    def new_router(self, embedder: Embedder | None) -> Router:
         """A fresh (unfitted) router for these candidates and options."""
-        return Router(list(self.names), embedder=embedder, **self.router_kwargs(n_complete))
+        return Router(list(self.names), embedder=embedder, **self.router_kwargs())
 
     def choose(self, decision: Decision) -> tuple[Decision, dict[str, Any]]:
         """Apply the cost rule to a route decision; extra metadata (``scores``, ``prices``).

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
@@ -36,7 +35,13 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny, field_validator
+from llama_index.core.bridge.pydantic import (
+    Field,
+    PrivateAttr,
+    SerializeAsAny,
+    field_serializer,
+    field_validator,
+)
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
 
@@ -48,7 +53,7 @@ from llamaindex_smoothie._calibration import (
     fit_router,
 )
 from llamaindex_smoothie._common import (
-    EMPTY_ANSWER,
+    LOAD_OVERRIDES,
     Errors,
     NNeighbors,
     Options,
@@ -69,7 +74,7 @@ from smoothie_core.defaults import (
     DEFAULT_TIMEOUT,
 )
 from smoothie_core.embedders import Embedder, default_embedder
-from smoothie_core.exceptions import AllCandidatesFailedError, NotFittedError
+from smoothie_core.exceptions import NotFittedError
 from smoothie_core.orchestration import (
     CallResults,
     acall_each,
@@ -79,6 +84,7 @@ from smoothie_core.orchestration import (
     fallback_order,
 )
 from smoothie_core.router import CalibrationReport, Decision, Router
+from smoothie_core.scorers import Scorer
 
 __all__ = ["SmoothieLLM"]
 
@@ -137,6 +143,10 @@ class SmoothieLLM(LLM):
         See the module docstring.
     embedder : Embedder or BaseEmbedding, optional
         Default: the offline all-MiniLM-L6-v2.
+    scorer : str or smoothie_core.scorers.Scorer, optional
+        What compares the candidates' answers (``"consensus"``, ``"answer"``,
+        ``"coverage"``, ...; :mod:`smoothie_core.scorers`). Default: the Router's,
+        :data:`smoothie_core.defaults.DEFAULT_SCORER`.
     n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         Route mode: None is Smoothie-Global (one choice for all inputs), ``k`` averages
         the ``k`` nearest calibration prompts, ``"auto"`` ``min(10, complete calibration
@@ -168,8 +178,8 @@ class SmoothieLLM(LLM):
         Route mode: try the next-best candidate when the chosen one fails.
     router : smoothie_core.Router, optional
         A ready router (e.g. from :meth:`load`); its candidates must be the LLM names,
-        and it carries its own ``n_neighbors``, ``default``, ``abstain_below`` and
-        ``max_pool_size``.
+        and it carries its own ``scorer``, ``n_neighbors``, ``default``,
+        ``abstain_below`` and ``max_pool_size``.
 
     Attributes
     ----------
@@ -185,7 +195,7 @@ class SmoothieLLM(LLM):
     candidates are chat models, and ``is_function_calling_model=False`` (tool calls
     are not routed).
 
-    Router-level options (``n_neighbors``, ``default``, ``abstain_below``,
+    Router-level options (``scorer``, ``n_neighbors``, ``default``, ``abstain_below``,
     ``max_pool_size``) take effect when the router is built: at construction and at
     each :meth:`fit`; the others at each call.
 
@@ -214,6 +224,7 @@ class SmoothieLLM(LLM):
 
     llms: dict[str, SerializeAsAny[LLM]] = Field(description="Candidate LLMs by name.")
     mode: Literal["select", "route"] = Field(default="select", description="select or route.")
+    scorer: Any = Field(default=None, description="What compares the answers (name or Scorer).")
     n_neighbors: int | Literal["auto"] | None = Field(
         default=DEFAULT_N_NEIGHBORS,  # type: ignore[arg-type]
         description="Smoothie-Local neighbourhood size.",
@@ -239,7 +250,6 @@ class SmoothieLLM(LLM):
 
     _router: Router = PrivateAttr()
     _embedder: Embedder | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _report: CalibrationReport | None = PrivateAttr(default=None)
     _errors: Errors = PrivateAttr(default_factory=list)
 
@@ -249,6 +259,7 @@ class SmoothieLLM(LLM):
         *,
         mode: Literal["select", "route"] = "select",
         embedder: Embedder | BaseEmbedding | None = None,
+        scorer: str | Scorer | None = None,
         n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS,  # type: ignore[assignment]
         update_pool: bool = False,
         max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
@@ -266,6 +277,7 @@ class SmoothieLLM(LLM):
         level = router_level(
             router,
             {
+                "scorer": scorer,
                 "n_neighbors": n_neighbors,
                 "default": default,
                 "abstain_below": abstain_below,
@@ -319,6 +331,11 @@ class SmoothieLLM(LLM):
             raise TypeError(f"Every candidate must be a llama_index LLM; got {bad}.")
         check_names(list(items), "candidate LLM")
         return items
+
+    @field_serializer("scorer")
+    def _scorer_id(self, scorer: Any) -> str | None:
+        """A scorer object serialises as its id (e.g. ``"answer"``)."""
+        return scorer.id if isinstance(scorer, Scorer) else scorer
 
     @field_validator("n_neighbors", mode="before")
     @classmethod
@@ -436,8 +453,7 @@ class SmoothieLLM(LLM):
         return dataclasses.replace(options, max_concurrency=max_concurrency)
 
     def _set_fitted(self, router: Router, report: CalibrationReport, errors: Errors) -> None:
-        with self._lock:
-            self._router, self._report, self._errors = router, report, errors
+        self._router, self._report, self._errors = router, report, errors
 
     @property
     def calibration_report_(self) -> CalibrationReport:
@@ -505,8 +521,7 @@ class SmoothieLLM(LLM):
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the calibrated/pooled state (no pickle, atomic)."""
-        with self._lock:
-            return self._router.save(path)
+        return self._router.save(path)
 
     @classmethod
     def load(
@@ -520,13 +535,14 @@ class SmoothieLLM(LLM):
     ) -> SmoothieLLM:
         """Load a state saved by :meth:`save` for the same candidate names (same order).
 
-        ``kwargs`` are the LLM's own options (``timeout``, ``prices``, ...); the
+        ``kwargs`` are the LLM's own options (``timeout``, ``prices``, ...). The
         router-level ones (``n_neighbors``, ``default``, ``abstain_below``,
-        ``max_pool_size``) are saved with the state.
+        ``max_pool_size``) are saved with the state; given here, they override it.
         """
         emb = as_embedder(embedder) or default_embedder()
         names = list(cls._name_llms(llms))
-        router = Router.load(path, candidates=names, embedder=emb)
+        overrides = {k: kwargs.pop(k) for k in LOAD_OVERRIDES if k in kwargs}
+        router = Router.load(path, candidates=names, embedder=emb, **overrides)
         return cls(llms, mode=mode, embedder=emb, router=router, **kwargs)
 
     # -------------------------------------------------------------- deciding
@@ -534,8 +550,7 @@ class SmoothieLLM(LLM):
         """The route decision (cost rule applied), its extra metadata, and the call order."""
         options = self._options()
         try:
-            with self._lock:
-                decision = self._router.route(text)
+            decision = self._router.route(text)
         except NotFittedError as err:
             raise not_fitted("SmoothieLLM in route mode", err) from err
         decision, extra = options.choose(decision)
@@ -563,21 +578,15 @@ class SmoothieLLM(LLM):
         return {**decision.to_dict(), **extra}
 
     def _selected(self, text: str, out: CallResults[str, R]) -> R:
-        """Select mode: score the answers that arrived (empty ones count as failed)."""
-        errors = dict(out.errors)
-        answers: dict[str, str | None] = {}
-        for name, response in out.results.items():
-            answer = llm_text(response)
-            if answer.strip():
-                answers[name] = answer
-            else:
-                errors[name] = EMPTY_ANSWER
-        if not answers:
-            raise AllCandidatesFailedError({n: errors[n] for n in self.llms if n in errors})
-        with self._lock:  # the pool may grow (update_pool): one select at a time
-            decision = self._router.select(
-                text, answers, errors=errors, update_pool=self.update_pool
-            )
+        """Select mode: score the answers that arrived.
+
+        The core :meth:`~smoothie_core.Router.select` counts empty answers as failed and
+        raises :class:`~smoothie_core.exceptions.AllCandidatesFailedError` when none is left.
+        """
+        answers: dict[str, str | None] = {n: llm_text(r) for n, r in out.results.items()}
+        decision = self._router.select(
+            text, answers, errors=out.errors, update_pool=self.update_pool
+        )
         return _annotated(out.results[decision.selected], self._emit(text, decision, {}))
 
     def _respond(self, text: str, call: Callable[[str], R]) -> R:

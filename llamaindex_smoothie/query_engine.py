@@ -12,7 +12,6 @@ bounded concurrency), like every other front door.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +26,6 @@ from llama_index.core.settings import Settings
 from llama_index.core.tools.query_engine import QueryEngineTool
 
 from llamaindex_smoothie._common import (
-    EMPTY_ANSWER,
     NNeighbors,
     Options,
     check_names,
@@ -46,9 +44,9 @@ from smoothie_core.defaults import (
     DEFAULT_TIMEOUT,
 )
 from smoothie_core.embedders import Embedder
-from smoothie_core.exceptions import AllCandidatesFailedError
 from smoothie_core.orchestration import CallResults, acall_each, call_each
 from smoothie_core.router import Decision, Router
+from smoothie_core.scorers import Scorer
 
 __all__ = ["SmoothieQueryEngine"]
 
@@ -71,6 +69,10 @@ class SmoothieQueryEngine(BaseQueryEngine):
         At least 3, with distinct names.
     embedder : Embedder or BaseEmbedding, optional
         Default: the offline all-MiniLM-L6-v2.
+    scorer : str or smoothie_core.scorers.Scorer, optional
+        What compares the candidates' answers (``"consensus"``, ``"answer"``,
+        ``"coverage"``, ...; :mod:`smoothie_core.scorers`). Default: the Router's,
+        :data:`smoothie_core.defaults.DEFAULT_SCORER`.
     n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         None or 1: score each query's answers on their own; ``k > 1``: Smoothie-Local
         over the pool; ``"auto"``: ``min(10, pool size + 1)``.
@@ -91,8 +93,8 @@ class SmoothieQueryEngine(BaseQueryEngine):
         Engine calls in flight at once.
     router : smoothie_core.Router, optional
         Use this router (e.g. a selector's calibration) instead of building one; its
-        candidates must be the tool names, and it carries its own ``n_neighbors``,
-        ``default``, ``abstain_below`` and ``max_pool_size``.
+        candidates must be the tool names, and it carries its own ``scorer``,
+        ``n_neighbors``, ``default``, ``abstain_below`` and ``max_pool_size``.
 
     Examples
     --------
@@ -113,6 +115,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
     True
     """
 
+    scorer: str | Scorer | None
     n_neighbors: NNeighbors
     default: str | None
     abstain_below: float | None
@@ -123,6 +126,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
         query_engine_tools: Sequence[QueryEngineTool],
         *,
         embedder: Embedder | BaseEmbedding | None = None,
+        scorer: str | Scorer | None = None,
         n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS,  # type: ignore[assignment]
         update_pool: bool = False,
         max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
@@ -144,6 +148,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
         level = router_level(
             router,
             {
+                "scorer": scorer,
                 "n_neighbors": n_neighbors,
                 "default": default,
                 "abstain_below": abstain_below,
@@ -161,7 +166,6 @@ class SmoothieQueryEngine(BaseQueryEngine):
         self._router = router if router is not None else options.new_router(as_embedder(embedder))
         self._engines = {n: t.query_engine for n, t in zip(names, tools, strict=True)}
         self._metadatas = [t.metadata for t in tools]
-        self._lock = threading.Lock()  # the pool may grow (update_pool); one select at a time
         super().__init__(callback_manager=callback_manager or Settings.callback_manager)
 
     def _options(self) -> Options:
@@ -177,25 +181,21 @@ class SmoothieQueryEngine(BaseQueryEngine):
         return {}
 
     def _decide(self, query: str, out: CallResults[str, tuple[Answered, str]]) -> RESPONSE_TYPE:
-        """Score the answers that arrived (empty ones count as failed) and annotate the winner."""
-        errors = dict(out.errors)
-        responses: dict[str, Answered] = {}
-        texts: dict[str, str] = {}
-        for name, (response, text) in out.results.items():
-            if text.strip():
-                responses[name], texts[name] = response, text
-            else:
-                errors[name] = EMPTY_ANSWER
-        if not responses:
-            raise AllCandidatesFailedError({n: errors[n] for n in self._names if n in errors})
-        with self._lock:
-            decision = self._router.select(
-                query,
-                {n: texts.get(n) for n in self._names},
-                errors=errors,
-                update_pool=self.update_pool,
-            )
-        return self._annotate(query, decision, responses, texts)
+        """Score the answers that arrived and annotate the winner.
+
+        The core :meth:`~smoothie_core.Router.select` counts empty answers as failed and
+        raises :class:`~smoothie_core.exceptions.AllCandidatesFailedError` when none is left.
+        """
+        texts = {name: text for name, (_, text) in out.results.items()}
+        decision = self._router.select(
+            query,
+            {n: texts.get(n) for n in self._names},
+            errors=out.errors,
+            update_pool=self.update_pool,
+        )
+        answered = {n: t for n, t in texts.items() if n not in decision.failed}
+        responses = {n: out.results[n][0] for n in answered}
+        return self._annotate(query, decision, responses, answered)
 
     def _annotate(
         self, query: str, decision: Decision, responses: dict[str, Answered], texts: dict[str, str]

@@ -34,6 +34,7 @@ from llamaindex_smoothie._calibration import (
     fit_router,
 )
 from llamaindex_smoothie._common import (
+    LOAD_OVERRIDES,
     Errors,
     NNeighbors,
     Options,
@@ -56,6 +57,7 @@ from smoothie_core.defaults import (
 from smoothie_core.embedders import Embedder, default_embedder
 from smoothie_core.exceptions import NotFittedError
 from smoothie_core.router import CalibrationReport, Decision, Router
+from smoothie_core.scorers import Scorer
 
 __all__ = ["SmoothieSelector", "SmoothieSelectorResult"]
 
@@ -120,12 +122,16 @@ class SmoothieSelector(BaseSelector):
     ----------
     router : smoothie_core.Router, optional
         A ready (calibrated or loaded) router whose candidates are the tool names; it
-        carries its own ``n_neighbors``, ``default``, ``abstain_below`` and
+        carries its own ``scorer``, ``n_neighbors``, ``default``, ``abstain_below`` and
         ``max_pool_size``. Leave it out to build one from ``tools`` and the options.
     tools : sequence of QueryEngineTool, RetrieverTool or str
         The candidates (at least 3, distinct names). :meth:`fit` calls a
         ``QueryEngineTool``'s query engine and a ``RetrieverTool``'s retriever (its
         "answer" is the retrieved text); plain names need ``fit(..., answers=...)``.
+    scorer : str or smoothie_core.scorers.Scorer, optional
+        What compares the candidates' answers (``"consensus"``, ``"answer"``,
+        ``"coverage"``, ...; :mod:`smoothie_core.scorers`). Default: the Router's,
+        :data:`smoothie_core.defaults.DEFAULT_SCORER`.
     n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         None: Smoothie-Global (the same choice for every query); ``k``: the ``k``
         nearest calibration queries; ``"auto"``: ``min(10, complete calibration queries)``.
@@ -181,6 +187,7 @@ class SmoothieSelector(BaseSelector):
     (True, 1.0)
     """
 
+    scorer: str | Scorer | None
     n_neighbors: NNeighbors
     default: str | None
     abstain_below: float | None
@@ -191,6 +198,7 @@ class SmoothieSelector(BaseSelector):
         router: Router | None = None,
         *,
         tools: Sequence[Tool] | None = None,
+        scorer: str | Scorer | None = None,
         n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS,  # type: ignore[assignment]
         embedder: Embedder | BaseEmbedding | None = None,
         default: str | None = None,
@@ -233,6 +241,7 @@ class SmoothieSelector(BaseSelector):
         level = router_level(
             router,
             {
+                "scorer": scorer,
                 "n_neighbors": n_neighbors,
                 "default": default,
                 "abstain_below": abstain_below,
@@ -473,12 +482,13 @@ class SmoothieSelector(BaseSelector):
     ) -> SmoothieSelector:
         """Load a selector saved by :meth:`save`; ``embedder`` must be the one it was calibrated with.
 
-        ``options`` are the selector's own (``tools``, ``prices``, ``cost_tradeoff``,
-        ``max_concurrency``, ``timeout``, ``max_retries``); the router-level ones
-        (``n_neighbors``, ``default``, ``abstain_below``, ``max_pool_size``) are saved.
+        ``options`` are the selector's (``tools``, ``prices``, ``timeout``, ...). The
+        router-level ones (``n_neighbors``, ``default``, ``abstain_below``,
+        ``max_pool_size``) are saved with the state; given here, they override it.
         """
         emb = as_embedder(embedder) or default_embedder()
-        return cls(Router.load(path, embedder=emb), **options)
+        overrides = {k: options.pop(k) for k in LOAD_OVERRIDES if k in options}
+        return cls(Router.load(path, embedder=emb, **overrides), **options)
 
     # -------------------------------------------------------------- selection
     def _get_prompts(self) -> dict[str, Any]:

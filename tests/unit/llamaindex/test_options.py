@@ -18,11 +18,22 @@ from smoothie_core.defaults import (
     DEFAULT_MAX_POOL_SIZE,
     DEFAULT_MAX_RETRIES,
     DEFAULT_N_NEIGHBORS,
+    DEFAULT_SCORER,
     DEFAULT_TIMEOUT,
 )
-from tests.support.llamaindex import STYLES, ScriptedLLM, engine_tools
+from smoothie_core.scorers import get_scorer
+from tests.support.llamaindex import (
+    CALIBRATION,
+    HELD_OUT,
+    STYLES,
+    ScriptedLLM,
+    engine_tools,
+    scripted_answer,
+)
 
 NAMES = list(STYLES)
+# scripted pools trip smoothie_core's reliability warning; not under test here
+pytestmark = pytest.mark.filterwarnings("ignore:Smoothie's .*low reliability")
 
 
 def selector(**options: Any) -> SmoothieSelector:
@@ -53,7 +64,7 @@ def test_defaults_come_from_smoothie_core_defaults(make: Callable[..., Any]) -> 
     assert front.max_retries == DEFAULT_MAX_RETRIES
     assert front.max_pool_size == DEFAULT_MAX_POOL_SIZE
     assert front.router.max_pool_size == DEFAULT_MAX_POOL_SIZE
-    assert front.default is None and front.abstain_below is None
+    assert front.default is None and front.abstain_below is None and front.scorer is None
     policy = front._options().policy
     assert (policy.timeout, policy.max_retries, policy.max_concurrency) == (
         DEFAULT_TIMEOUT,
@@ -117,3 +128,34 @@ def test_a_ready_router_carries_its_own_router_options() -> None:
         SmoothieSelector(router, embedder=HashingEmbedder())
     with pytest.raises(TypeError, match=r"`router` must be a smoothie_core\.Router"):
         SmoothieSelector("router.npz")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("scorer", [None, "coverage", "answer"])
+def test_scorer_is_passed_through_to_the_router(scorer: str | None) -> None:
+    expected = get_scorer(scorer if scorer is not None else DEFAULT_SCORER).id
+    q = HELD_OUT[0]
+    qe = query_engine(scorer=scorer)
+    assert qe.scorer == scorer and qe.router.scorer.id == expected
+    assert qe.query(q).metadata["smoothie"]["diagnostics"]["scorer"] == expected
+    chat = llm(scorer=scorer)
+    assert chat.router.scorer.id == expected
+    assert chat.complete(q).additional_kwargs["smoothie"]["diagnostics"]["scorer"] == expected
+    answers = [{n: scripted_answer(n, p) for n in NAMES} for p in CALIBRATION]
+    sel = selector(scorer=scorer, n_neighbors=5).fit(CALIBRATION, answers=answers)
+    assert sel.router.scorer.id == expected
+    assert sel.select(NAMES, q).decision["diagnostics"]["scorer"] == expected
+
+
+def test_scorer_objects_and_bad_names() -> None:
+    scorer = get_scorer("coverage")
+    chat = llm(scorer=scorer)
+    assert chat.router.scorer is scorer
+    assert '"scorer": "coverage"' in chat.to_json()  # a Scorer serialises as its id
+    for make in FRONT_DOORS:
+        with pytest.raises(ValueError, match="unknown scorer 'telepathy'"):
+            make(scorer="telepathy")
+    router = Router(NAMES, embedder=HashingEmbedder(), scorer="coverage")
+    qe = SmoothieQueryEngine(engine_tools()[0], router=router)
+    assert qe.scorer is router.scorer  # a ready router carries its scorer
+    with pytest.raises(ValueError, match=r"carries its own .*'scorer': 'answer'"):
+        SmoothieQueryEngine(engine_tools()[0], router=router, scorer="answer")

@@ -23,7 +23,7 @@ from llamaindex_smoothie import (
     SmoothieSelector,
     SmoothieSelectorResult,
 )
-from smoothie_core import HashingEmbedder
+from smoothie_core import HashingEmbedder, Router
 from smoothie_core.defaults import AUTO_NEIGHBORS_CAP
 from smoothie_core.exceptions import AllCandidatesFailedError
 from tests.support.llamaindex import (
@@ -104,7 +104,7 @@ def test_two_failures_fall_back_and_all_failing_raises() -> None:
     tools, _ = engine_tools(failing=NAMES)
     qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder())
     with pytest.raises(
-        AllCandidatesFailedError, match=r"Every candidate failed.*beta is down"
+        AllCandidatesFailedError, match=r"No candidate answered.*beta is down"
     ) as info:
         qe.query(HELD_OUT[0])
     assert isinstance(info.value, RuntimeError)  # `except RuntimeError` keeps working
@@ -328,10 +328,9 @@ def test_auto_neighbors_in_select_mode_grows_with_the_pool() -> None:
     qe = SmoothieQueryEngine(
         tools, embedder=HashingEmbedder(), n_neighbors="auto", update_pool=True
     )
-    assert qe.n_neighbors == "auto"
-    assert qe.router.n_neighbors == AUTO_NEIGHBORS_CAP
+    assert qe.n_neighbors == qe.router.n_neighbors == "auto"
     used = [qe.query(q).metadata["smoothie"]["n_neighbors"] for q in CALIBRATION[:12]]
-    assert used == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10]
+    assert used == [*range(1, AUTO_NEIGHBORS_CAP + 1), AUTO_NEIGHBORS_CAP, AUTO_NEIGHBORS_CAP]
 
 
 async def test_engine_spans_nest_under_the_query_span() -> None:
@@ -355,3 +354,21 @@ async def test_engine_spans_nest_under_the_query_span() -> None:
             if s.id_.startswith("ScriptedEngine.") and s.parent_id == outer[0]
         ]
         assert len(inner) == len(NAMES), (method, list(spans))
+
+
+def test_two_engines_sharing_one_router_lose_no_pool_update() -> None:
+    """Issue 15 item 1, the LlamaIndex case: the lock lives in the core Router."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    router = Router(NAMES, embedder=HashingEmbedder(), n_neighbors=3)
+    engines = [
+        SmoothieQueryEngine(engine_tools()[0], router=router, update_pool=True) for _ in range(2)
+    ]
+    jobs = [(engines[i % 2], q) for i, q in enumerate(CALIBRATION * 5)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(lambda job: job[0].query(job[1]), jobs))
+    assert len(responses) == len(jobs) == 120
+    assert router.pool_size == 120
+    est = router.estimator
+    assert est is not None and est.input_embeddings_ is not None
+    assert len(est.input_embeddings_) == est.n_samples_ == 120

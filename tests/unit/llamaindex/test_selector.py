@@ -22,7 +22,6 @@ from llamaindex_smoothie import (
     SmoothieSelector,
     SmoothieSelectorResult,
 )
-from llamaindex_smoothie._common import resolve_n_neighbors
 from smoothie_core import HashingEmbedder, NotFittedError
 from smoothie_core.defaults import AUTO_NEIGHBORS_CAP, DEFAULT_MAX_CONCURRENCY, DEFAULT_N_NEIGHBORS
 from tests.support.llamaindex import (
@@ -292,21 +291,25 @@ def test_from_answers_equals_running_the_engines(calibrated: Any) -> None:
 
 def test_auto_neighbors_is_bounded_by_complete_queries() -> None:
     answers = [{n: scripted_answer(n, q) for n in NAMES} for q in CALIBRATION]
+
+    def used(selector: SmoothieSelector) -> int:
+        return int(selector.select(NAMES, HELD_OUT[0]).decision["n_neighbors"])
+
     auto = SmoothieSelector.from_answers(
         NAMES, CALIBRATION, answers, n_neighbors="auto", embedder=HashingEmbedder()
     )
-    assert auto.router.n_neighbors == AUTO_NEIGHBORS_CAP == 10
-    assert auto.n_neighbors == "auto"  # the option as given; the router holds the resolved k
+    assert auto.n_neighbors == auto.router.n_neighbors == "auto"
+    assert used(auto) == AUTO_NEIGHBORS_CAP == 10
     few = SmoothieSelector.from_answers(
         NAMES, CALIBRATION[:4], answers[:4], n_neighbors="auto", embedder=HashingEmbedder()
     )
-    assert few.router.n_neighbors == 4
+    assert used(few) == 4
     # only queries every tool answered count: 2 of the 4 have an empty answer
     answers[1]["beta"] = answers[2]["gamma"] = "  "
     partial = SmoothieSelector.from_answers(
         NAMES, CALIBRATION[:4], answers[:4], n_neighbors="auto", embedder=HashingEmbedder()
     )
-    assert partial.router.n_neighbors == 2
+    assert used(partial) == 2
 
 
 def test_n_neighbors_defaults_to_the_library_default() -> None:
@@ -314,8 +317,7 @@ def test_n_neighbors_defaults_to_the_library_default() -> None:
     selector = SmoothieSelector.from_answers(
         NAMES, CALIBRATION, answers, embedder=HashingEmbedder()
     )
-    assert selector.n_neighbors == DEFAULT_N_NEIGHBORS
-    assert selector.router.n_neighbors == resolve_n_neighbors(DEFAULT_N_NEIGHBORS, len(answers))
+    assert selector.n_neighbors == selector.router.n_neighbors == DEFAULT_N_NEIGHBORS
 
 
 def test_duplicate_tool_names_rejected() -> None:
@@ -572,8 +574,10 @@ def test_load_takes_the_selectors_own_options(calibrated: Any, tmp_path: Any) ->
         path, embedder=HashingEmbedder(), tools=tools, prices=prices, cost_tradeoff=0.5
     )
     assert loaded.prices == prices and loaded.n_neighbors == 5
-    with pytest.raises(ValueError, match="carries its own"):
-        SmoothieSelector.load(path, embedder=HashingEmbedder(), n_neighbors=3)
+    # a saved router-level option can be overridden at load time
+    wider = SmoothieSelector.load(path, embedder=HashingEmbedder(), n_neighbors=3)
+    assert wider.n_neighbors == 3
+    assert wider.select(NAMES, HELD_OUT[0]).decision["n_neighbors"] == 3
     with pytest.raises(NotFittedError, match="keeps no report"):
         loaded.calibration_report_  # noqa: B018
     # a loaded selector with its tools can be refitted with the same embedder
