@@ -150,25 +150,45 @@ def check_n_neighbors(k: Any) -> int | None:
     return int(k)
 
 
-def check_candidate_names(names: Sequence[str] | None, n_candidates: int) -> list[str]:
-    """Validate candidate names (default: ``"0"``, ``"1"``, ...)."""
+def check_n_neighbors_option(k: Any) -> int | str | None:
+    """Validate a front door's ``n_neighbors``: None, a positive int, or ``"auto"``.
+
+    Examples
+    --------
+    >>> check_n_neighbors_option("auto"), check_n_neighbors_option(5), check_n_neighbors_option(None)
+    ('auto', 5, None)
+    """
+    if isinstance(k, str):
+        if k == "auto":
+            return "auto"
+        raise ValueError(
+            f"`n_neighbors` must be None (Smoothie-Global), a positive int (Smoothie-Local) or "
+            f"'auto'; got {k!r}."
+        )
+    return check_n_neighbors(k)
+
+
+def check_candidate_names(
+    names: Sequence[str] | None, n_candidates: int, *, what: str = "candidate_names"
+) -> list[str]:
+    """Validate candidate names (default: ``"0"``, ``"1"``, ...); ``what`` names the argument."""
     if names is None:
         return [str(i) for i in range(n_candidates)]
     if isinstance(names, str):
-        raise TypeError(f"`candidate_names` must be a sequence of str; got the str {names!r}.")
+        raise TypeError(f"`{what}` must be a sequence of str; got the str {names!r}.")
     out = list(names)
     if not all(isinstance(x, str) for x in out):
         raise TypeError(
-            f"`candidate_names` must be a sequence of str; got types {[type(x).__name__ for x in out]}."
+            f"`{what}` must be a sequence of str; got types {[type(x).__name__ for x in out]}."
         )
     if len(out) != n_candidates:
         raise ValueError(
-            f"`candidate_names` must have one name per candidate: expected {n_candidates}, "
+            f"`{what}` must have one name per candidate: expected {n_candidates}, "
             f"got {len(out)} ({out})."
         )
     dup = sorted({x for x in out if out.count(x) > 1})
     if dup:
-        raise ValueError(f"`candidate_names` must be unique; got duplicates {dup}.")
+        raise ValueError(f"`{what}` must be unique; got duplicates {dup}.")
     if any(not x for x in out):
-        raise ValueError("`candidate_names` must be non-empty strings; got an empty name.")
+        raise ValueError(f"`{what}` must be non-empty strings; got an empty name.")
     return out

@@ -5,9 +5,11 @@ Shared by every front door (``prices=`` and ``cost_tradeoff=``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["check_prices", "cost_scores"]
+__all__ = ["check_prices", "choose", "cost_scores"]
 
 
 def check_prices(prices: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
@@ -42,3 +44,23 @@ def cost_scores(
     if top <= 0 or tradeoff == 0:
         return dict(weights)
     return {n: w - tradeoff * prices[n] / top for n, w in weights.items()}
+
+
+def choose(
+    decision: Any,
+    prices: Mapping[str, float] | None,
+    tradeoff: float,
+    names: Sequence[str],
+) -> tuple[Any, dict[str, Any]]:
+    """Apply the cost rule to a route :class:`~smoothie_core.Decision` (one rule for every
+    front door): unless the decision abstained (its fallback stands) or there is no
+    price trade-off, the candidate with the best :func:`cost_scores` is selected.
+
+    Returns ``(decision, extra)`` where ``extra`` holds ``scores`` and ``prices`` when the
+    rule applied (for decision metadata), else ``{}``. Ties go to candidate order.
+    """
+    if prices is None or tradeoff <= 0 or getattr(decision, "abstained", False):
+        return decision, {}
+    scores = cost_scores(decision.weights, prices, tradeoff)
+    best = max(scores, key=lambda n: (scores[n], -list(names).index(n)))
+    return dataclasses.replace(decision, selected=best), {"scores": scores, "prices": dict(prices)}

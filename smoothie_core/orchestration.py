@@ -395,7 +395,7 @@ async def acall_grid(
 
 # -------------------------------------------------------------------- helpers
 def _bar(total: int, desc: str, progress: bool) -> Any:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # not tqdm.auto: it warns in notebooks without ipywidgets
 
     return tqdm(total=total, desc=desc, disable=not progress, unit="call")
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -37,7 +38,12 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from smoothie_core._validation import MIN_CANDIDATES, check_candidate_names, check_n_neighbors
+from smoothie_core._validation import (
+    MIN_CANDIDATES,
+    check_candidate_names,
+    check_n_neighbors,
+    check_n_neighbors_option,
+)
 from smoothie_core.defaults import AUTO_NEIGHBORS_CAP, DEFAULT_MAX_POOL_SIZE, DEFAULT_N_NEIGHBORS
 from smoothie_core.diagnostics import Reliability, ReliabilityWarning
 from smoothie_core.embedders import Embedder, default_embedder
@@ -125,6 +131,9 @@ class CalibrationReport:
     dropped: list[int]
     failures: dict[str, int]
     reliability: Reliability | None = None
+    #: Per prompt, why each failed candidate failed (``errors[s][name]``), as passed to
+    #: :meth:`Router.calibrate` by the front door, plus empty answers.
+    errors: list[dict[str, str]] = field(default_factory=list)
 
 
 def resolve_n_neighbors(k: int | str | None, n_pool: int) -> int | None:
@@ -137,12 +146,6 @@ def resolve_n_neighbors(k: int | str | None, n_pool: int) -> int | None:
     """
     if k == "auto":
         return max(1, min(AUTO_NEIGHBORS_CAP, n_pool))
-    return check_n_neighbors(k)
-
-
-def _check_k(k: Any) -> int | str | None:
-    if k == "auto":
-        return "auto"
     return check_n_neighbors(k)
 
 
@@ -238,7 +241,7 @@ class Router:
         self.scorer: Scorer = get_scorer(scorer).bind(names)
         self.abstain_below = None if abstain_below is None else float(abstain_below)
         self.candidates = names
-        self.n_neighbors = _check_k(n_neighbors)
+        self.n_neighbors = check_n_neighbors_option(n_neighbors)
         self.max_pool_size = max_pool_size
         self.default = default
         self._embedder = embedder
@@ -294,6 +297,7 @@ class Router:
         inputs: Sequence[str],
         answers: Sequence[Mapping[str, str | None]],
         *,
+        errors: Sequence[Mapping[str, str]] | None = None,
         context: ScoringContext | None = None,
     ) -> CalibrationReport:
         """Fit the route-mode state on unlabeled prompts and every candidate's answers.
@@ -301,7 +305,9 @@ class Router:
         ``answers[s]`` maps candidate name to its answer on ``inputs[s]`` (None, an empty
         or whitespace-only string, or a missing name = that candidate failed). Prompts
         without all answers are dropped and counted (scorers that handle missing
-        answers keep prompts where at least 3 candidates answered).
+        answers keep prompts where at least 3 candidates answered). ``errors[s][name]``,
+        if given, says why a call failed; the report keeps it (``errors``), adding
+        empty answers.
         """
         if len(inputs) != len(answers):
             raise ValueError(
@@ -309,6 +315,13 @@ class Router:
             )
         if not inputs:
             raise ValueError("No calibration prompts: `inputs` is empty; pass at least one prompt.")
+        if errors is not None and len(errors) != len(inputs):
+            raise ValueError(
+                f"`errors` must have one entry per prompt ({len(inputs)}); got {len(errors)}."
+            )
+        report_errors: list[dict[str, str]] = [
+            dict(errors[s]) if errors is not None else {} for s in range(len(inputs))
+        ]
         failures = {name: 0 for name in self.candidates}
         keep: list[int] = []
         rows: list[list[str | None]] = []
@@ -323,6 +336,10 @@ class Router:
             for name, a in zip(self.candidates, got, strict=True):
                 if a is None:
                     failures[name] += 1
+                    if isinstance(row.get(name), str):
+                        report_errors[s].setdefault(name, EMPTY_ANSWER)
+                    else:
+                        report_errors[s].setdefault(name, "no answer")
             n_ok = sum(a is not None for a in got)
             if n_ok == len(got) or (self.scorer.handles_missing and n_ok >= MIN_CANDIDATES):
                 keep.append(s)
@@ -355,7 +372,7 @@ class Router:
         kept = set(keep)
         dropped = [s for s in range(len(inputs)) if s not in kept]
         self._maybe_warn(rep, "calibration", stacklevel=3)
-        return CalibrationReport(len(inputs), len(keep), dropped, failures, rep)
+        return CalibrationReport(len(inputs), len(keep), dropped, failures, rep, report_errors)
 
     # ------------------------------------------------------------------- route
     def route(self, text: str) -> Decision:
@@ -707,6 +724,7 @@ class Router:
                 return
             self._warned = True
         why = rep.reasons[0] if rep.reasons else "see Decision.diagnostics"
+        stacklevel = max(stacklevel, _user_stacklevel())
         warnings.warn(
             f"Smoothie's {what} has low reliability ({rep.score:.2f} < {WARN_BELOW}): {why} "
             "Declare a trusted `default=` and set `abstain_below=0.5` on the Router to fall "
@@ -746,6 +764,38 @@ class Router:
             fallback=why,
             errors=errs,
         )
+
+
+#: Modules whose frames a warning skips to point at the user's code.
+_LIBRARY_PREFIXES = (
+    "smoothie_core",
+    "langchain_smoothie",
+    "llamaindex_smoothie",
+    "langchain_core",
+    "langchain",
+    "langgraph",
+    "llama_index",
+    "pydantic",
+    "concurrent",
+    "threading",
+    "asyncio",
+    "contextvars",
+)
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` for a warning raised in :meth:`Router._maybe_warn` so that it points
+    at the first frame outside this library and the frameworks around it (the user's call,
+    whatever front door and however deep it went); 1 if every frame is library code."""
+    frame = sys._getframe(2)  # the caller of _maybe_warn
+    level = 2
+    while frame is not None:
+        name = str(frame.f_globals.get("__name__", ""))
+        if not any(name == p or name.startswith(p + ".") for p in _LIBRARY_PREFIXES):
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return 1
 
 
 def _answer(value: Any) -> str | None:
