@@ -239,6 +239,7 @@ class Smoothie:
                 input_embeddings, n_samples=n, dim=self.input_embeddings_.shape[1]
             )
         self._stats = np.concatenate([self._stats, stats])
+        self._summary_added += stats.shape[0]
         if inputs is not None:
             assert self._inputs is not None
             storage = np.promote_types(self._inputs.dtype, self._storage_dtype(inputs))
@@ -319,19 +320,21 @@ class Smoothie:
                         f"`n_neighbors`={k} is larger than the number of fitted samples {n}."
                     )
                 idx = self._search(queries, k)
-                w = stat.weights(self._stats, idx, None)
+                w = stat.weights(self._stats, idx, None, summary=self._summary_now())
         else:
             rows = np.concatenate([self._stats, new])
             focus = n + np.arange(q, dtype=np.intp)
+            summary = self._summary_now()
             if k is None:
-                w = stat.weights(rows, None, focus, base=n)
+                w = stat.weights(rows, None, focus, base=n, summary=summary)
             elif k == 1:
-                w = stat.weights(rows, focus[:, None], focus)
+                w = stat.weights(rows, focus[:, None], focus, base=n, summary=summary)
                 idx = np.empty((q, 0), dtype=np.intp)
             else:
                 kk = min(k - 1, n)
                 idx = self._search(queries, kk)
-                w = stat.weights(rows, np.concatenate([focus[:, None], idx], axis=1), focus)
+                hoods = np.concatenate([focus[:, None], idx], axis=1)
+                w = stat.weights(rows, hoods, focus, base=n, summary=summary)
         return (w, idx) if return_neighbors else w
 
     def predict(
@@ -395,18 +398,21 @@ class Smoothie:
             )
             kk = min(k - 1, n) if own is not None else min(k, n)
             nb = self._search(query, kk)[0] if kk > 0 else np.empty(0, dtype=np.intp)
+        summary = self._summary_now()
         if own is None:
             if nb is None:
-                w, rep = stat.decide(self._stats, None, None, self._names, pairwise=pw)
+                w, rep = stat.decide(
+                    self._stats, None, None, self._names, pairwise=pw, summary=summary
+                )
                 return w, rep, n
-            w, rep = stat.decide(self._stats, nb, None, self._names, pairwise=pw)
+            w, rep = stat.decide(self._stats, nb, None, self._names, pairwise=pw, summary=summary)
             return w, rep, len(nb)
         rows = np.concatenate([self._stats, own])
         if nb is None:
-            w, rep = stat.decide(rows, None, n, self._names, base=n, pairwise=pw)
+            w, rep = stat.decide(rows, None, n, self._names, base=n, pairwise=pw, summary=summary)
             return w, rep, n + 1
         hood = np.concatenate([[n], nb]).astype(np.intp)
-        w, rep = stat.decide(rows, hood, n, self._names, pairwise=pw)
+        w, rep = stat.decide(rows, hood, n, self._names, base=n, pairwise=pw, summary=summary)
         return w, rep, len(hood)
 
     def kneighbors(self, input_embeddings: ArrayLike, n_neighbors: int) -> NDArray[np.intp]:
@@ -446,10 +452,11 @@ class Smoothie:
             stat = self._stat()
             n = self.n_samples_
             focus = np.arange(n, dtype=np.intp)
+            summary = self._summary_now()
             if k is None:
-                w = stat.weights(self._stats, None, focus)
+                w = stat.weights(self._stats, None, focus, summary=summary)
             elif k == 1:  # each sample is its own nearest neighbour: no search needed
-                w = stat.weights(self._stats, focus[:, None], focus)
+                w = stat.weights(self._stats, focus[:, None], focus, summary=summary)
             else:
                 if k > n:
                     raise ValueError(
@@ -457,7 +464,7 @@ class Smoothie:
                     )
                 assert self._inputs is not None
                 idx = _with_self_first(self._search_fitted(k))
-                w = stat.weights(self._stats, idx, focus)
+                w = stat.weights(self._stats, idx, focus, summary=summary)
             self._weights = _readonly(np.ascontiguousarray(w))
         return self._weights
 
@@ -467,7 +474,8 @@ class Smoothie:
         route-mode weights for an input whose answers are not known."""
         self._require_fitted()
         if self._global is None:
-            self._global = _readonly(self._stat().weights(self._stats, None, None)[0].copy())
+            w = self._stat().weights(self._stats, None, None, summary=self._summary_now())
+            self._global = _readonly(w[0].copy())
         return self._global
 
     @property
@@ -708,6 +716,9 @@ class Smoothie:
         self._names = list(names)
         self._output_dim = None if output_dim is None else int(output_dim)
         self._index = None
+        self._summary: Any = None
+        self._summary_valid = False
+        self._summary_added = 0
         self._invalidate()
 
     def _storage_dtype(self, inputs: NDArray[Any]) -> np.dtype[Any]:
@@ -721,6 +732,17 @@ class Smoothie:
     def _invalidate(self) -> None:
         self._weights = None
         self._global = None
+
+    def _summary_now(self) -> Any:
+        """The statistic's global summary of the fitted rows (e.g. a label model's fit),
+        reused across decisions and refreshed, warm-started, once the pool has grown by
+        1% since it was computed (every new row while the pool is under 100 rows)."""
+        n = self._stats.shape[0]
+        if not self._summary_valid or self._summary_added >= max(1, n // 100):
+            self._summary = self._stat().summarize(self._stats, warm=self._summary)
+            self._summary_valid = True
+            self._summary_added = 0
+        return self._summary
 
     def _trim(self) -> None:
         ms = self.max_samples

@@ -237,6 +237,7 @@ def fit_label_models(
     prior: ArrayLike | None = None,
     prior_strength: float = _GLOBAL_PRIOR_STRENGTH,
     collision: ArrayLike | None = None,
+    init: tuple[ArrayLike, ArrayLike] | None = None,
     max_iter: int = 200,
     tol: float = 1e-6,
 ) -> dict[str, NDArray[Any]]:
@@ -251,6 +252,9 @@ def fit_label_models(
         pseudo-observations. Local models pass the global accuracies here.
     collision : array of shape (batch,) or float, optional
         Fixed collision rates (not re-estimated); default: estimated by EM.
+    init : (accuracies, collision), optional
+        Warm start (e.g. the previous fit of a pool that grew by a few rows); default:
+        equal accuracies, i.e. the plain vote.
 
     Returns
     -------
@@ -277,8 +281,11 @@ def fit_label_models(
         if fixed_r
         else np.full(b, _R0)
     )
+    if init is not None and not fixed_r:
+        r = np.broadcast_to(np.asarray(init[1], dtype=np.float64), (b,)).copy()
     r = np.clip(r, _R_MIN, _R_MAX)
-    p = _clip_accuracies(np.full((b, m), _P_INIT), r)
+    p0 = np.full((b, m), _P_INIT) if init is None else np.asarray(init[0], dtype=np.float64)
+    p = _clip_accuracies(np.broadcast_to(p0, (b, m)).copy(), r)
     pair_mask = np.triu(np.ones((m, m), dtype=bool), 1)
     # pairs of stated answers, and whether they coincide, per input: fixed by the data
     pairs = valid[..., :, None] & valid[..., None, :] & pair_mask  # (b, n, m, m)

@@ -95,6 +95,15 @@ class Statistic(ABC):
         """Candidates described by rows of ``width`` columns."""
         return width
 
+    def summarize(self, rows: NDArray[np.float64], warm: Any = None) -> Any:
+        """A global summary of ``rows`` reused across decisions (None: nothing to reuse).
+
+        Label models return their fit over the pool, so that a decision need not refit
+        it: :class:`~smoothie_core.Smoothie` keeps the summary and refreshes it (warm
+        started from ``warm``, the previous one) as the pool grows.
+        """
+        return None
+
     @abstractmethod
     def weights(
         self,
@@ -103,6 +112,7 @@ class Statistic(ABC):
         focus: NDArray[np.intp] | None,
         *,
         base: int | None = None,
+        summary: Any = None,
     ) -> NDArray[np.float64]:
         """Weights ``(n_queries, n_candidates)`` (rows sum to 1; argmax = the pick).
 
@@ -116,6 +126,8 @@ class Statistic(ABC):
             Row of each query's own answers (select mode), None in route mode.
         base : int, optional
             Rows forming the Global neighbourhood (default: all).
+        summary : optional
+            A :meth:`summarize` of the first ``base`` rows to reuse instead of recomputing.
         """
 
     def decide(
@@ -127,6 +139,7 @@ class Statistic(ABC):
         *,
         base: int | None = None,
         pairwise: NDArray[np.float64] | None = None,
+        summary: Any = None,
     ) -> tuple[NDArray[np.float64], Reliability]:
         """One decision: its weights ``(m,)`` and reliability report.
 
@@ -136,7 +149,7 @@ class Statistic(ABC):
         """
         nb_arr = None if neighbors is None else np.asarray(neighbors, dtype=np.intp)[None, :]
         f_arr = None if focus is None else np.array([focus], dtype=np.intp)
-        w = self.weights(rows, nb_arr, f_arr, base=base)[0]
+        w = self.weights(rows, nb_arr, f_arr, base=base, summary=summary)[0]
         if neighbors is not None:
             hood = rows[np.asarray(neighbors, dtype=np.intp)]
         else:
@@ -188,6 +201,7 @@ class _MeanStatistic(Statistic):
         focus: NDArray[np.intp] | None,
         *,
         base: int | None = None,
+        summary: Any = None,
     ) -> NDArray[np.float64]:
         rows = np.asarray(rows, dtype=np.float64)
         if neighbors is not None:
@@ -361,23 +375,35 @@ class AnswerStatistic(Statistic):
         m = self.n_candidates(rows.shape[-1])
         return rows[..., :m].astype(np.int64), rows[..., m : 2 * m], rows[..., 2 * m :], m
 
+    def summarize(self, rows: NDArray[np.float64], warm: Any = None) -> dict[str, Any]:
+        """The label model fitted on ``rows`` (warm-started from a previous summary)."""
+        classes = self._split(np.asarray(rows, dtype=np.float64))[0]
+        init = None if warm is None else (warm["global_accuracies"], warm["collision"])
+        glob = fit_label_models(classes[None], init=init)
+        return {
+            "global_accuracies": glob["accuracies"][0],
+            "collision": float(glob["collision"][0]),
+            "converged": bool(glob["converged"][0]),
+            "flipped": bool(glob["flipped"][0]),
+        }
+
     def _accuracies(
         self,
         classes: NDArray[np.int64],
         neighbors: NDArray[np.intp] | None,
         n_queries: int,
         base: int,
+        summary: Any = None,
     ) -> tuple[NDArray[np.float64], float, dict[str, Any]]:
         """Accuracies ``(q, m)`` per query, the collision rate, and the global fit's flags."""
         m = classes.shape[1]
-        glob = fit_label_models(classes[None, :base])
-        g_acc, g_r = glob["accuracies"][0], float(glob["collision"][0])
-        info = {
-            "global_accuracies": g_acc,
-            "collision": g_r,
-            "converged": bool(glob["converged"][0]),
-            "flipped": bool(glob["flipped"][0]),
-        }
+        if summary is None:
+            rows_cls = classes[:base].astype(np.float64)
+            summary = self.summarize(
+                np.hstack([rows_cls, np.full((base, self.width(m) - m), np.nan)])
+            )
+        info = summary
+        g_acc, g_r = summary["global_accuracies"], float(summary["collision"])
         if neighbors is None:
             return np.tile(g_acc, (n_queries, 1)), g_r, info
         idx = np.asarray(neighbors, dtype=np.intp)
@@ -400,12 +426,13 @@ class AnswerStatistic(Statistic):
         focus: NDArray[np.intp] | None,
         *,
         base: int | None = None,
+        summary: Any = None,
     ) -> NDArray[np.float64]:
         rows = np.asarray(rows, dtype=np.float64)
         classes, tie, fb_rows, _m = self._split(rows)
         nb = rows.shape[0] if base is None else int(base)
         q = (1 if focus is None else len(focus)) if neighbors is None else len(neighbors)
-        acc, r, _info = self._accuracies(classes, neighbors, q, nb)
+        acc, r, _info = self._accuracies(classes, neighbors, q, nb, summary)
         if focus is None:
             out: NDArray[np.float64] = acc / acc.sum(axis=1, keepdims=True)
             return out
@@ -494,6 +521,7 @@ class AnswerStatistic(Statistic):
         *,
         base: int | None = None,
         pairwise: NDArray[np.float64] | None = None,
+        summary: Any = None,
     ) -> tuple[NDArray[np.float64], Reliability]:
         """Weights and reliability; the reliability is the label model's posterior that the
         picked answer is right (select mode) or the routed candidate's estimated accuracy
@@ -503,7 +531,7 @@ class AnswerStatistic(Statistic):
         names = list(candidate_names)
         nb = rows.shape[0] if base is None else int(base)
         hood_idx = None if neighbors is None else np.asarray(neighbors, dtype=np.intp)[None, :]
-        acc2, r, info = self._accuracies(classes, hood_idx, 1, nb)
+        acc2, r, info = self._accuracies(classes, hood_idx, 1, nb, summary)
         acc = acc2[0]
         details: dict[str, Any] = {
             "n_samples": int(nb if neighbors is None else len(neighbors)),

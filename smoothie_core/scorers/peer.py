@@ -285,6 +285,7 @@ class PeerStatistic(Statistic):
         focus: NDArray[np.intp] | None,
         *,
         base: int | None = None,
+        summary: Any = None,
     ) -> NDArray[np.float64]:
         rows = np.asarray(rows, dtype=np.float64)
         g = self._grades(rows)

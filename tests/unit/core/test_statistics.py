@@ -155,3 +155,26 @@ def test_statistic_validation_messages() -> None:
         get_statistic("nope")
     with pytest.raises(ValueError, match="`fallback` must be a mean statistic"):
         AnswerStatistic(AnswerStatistic())
+
+
+def test_label_model_summary_is_reused_and_refreshed_as_the_pool_grows() -> None:
+    rows, inputs, _ = specialists(4, n=300)
+    stat = AnswerStatistic()
+    calls: list[int] = []
+    original = stat.summarize
+
+    def spy(r, warm=None):  # type: ignore[no-untyped-def]
+        calls.append(len(r))
+        return original(r, warm)
+
+    stat.summarize = spy  # type: ignore[method-assign]
+    est = Smoothie(statistic=stat).fit(sample_statistics=rows[:200], input_embeddings=inputs[:200])
+    for i in range(5):
+        est.decide(inputs[i], rows[i])
+    assert calls == [200]  # one fit serves every decision
+    est.partial_fit(sample_statistics=rows[200:201], input_embeddings=inputs[200:201])
+    est.decide(inputs[0], rows[0])
+    assert calls == [200]  # 1 new row < 1% of 201: not refreshed yet
+    est.partial_fit(sample_statistics=rows[201:203], input_embeddings=inputs[201:203])
+    est.decide(inputs[0], rows[0])
+    assert calls == [200, 203]  # refreshed (warm-started) once the pool grew by 1%
