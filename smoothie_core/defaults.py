@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_N_NEIGHBORS",
     "DEFAULT_SCORER",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_UPDATE_POOL",
     "AUTO_NEIGHBORS_CAP",
 ]
 
@@ -35,6 +36,11 @@ AUTO_NEIGHBORS_CAP: Final[int] = 10
 
 #: Samples kept for Smoothie-Local / online learning (oldest dropped first).
 DEFAULT_MAX_POOL_SIZE: Final[int] = 10_000
+
+#: Select mode adds each scored input to the router's pool (bounded by the pool size), so
+#: label models learn every candidate's accuracy from traffic and route mode is
+#: calibrated by it.
+DEFAULT_UPDATE_POOL: Final[bool] = True
 
 #: Seconds one candidate call may take (None: no limit).
 DEFAULT_TIMEOUT: Final[float | None] = None

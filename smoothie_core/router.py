@@ -44,7 +44,12 @@ from smoothie_core._validation import (
     check_n_neighbors,
     check_n_neighbors_option,
 )
-from smoothie_core.defaults import AUTO_NEIGHBORS_CAP, DEFAULT_MAX_POOL_SIZE, DEFAULT_N_NEIGHBORS
+from smoothie_core.defaults import (
+    AUTO_NEIGHBORS_CAP,
+    DEFAULT_MAX_POOL_SIZE,
+    DEFAULT_N_NEIGHBORS,
+    DEFAULT_UPDATE_POOL,
+)
 from smoothie_core.diagnostics import Reliability, ReliabilityWarning
 from smoothie_core.embedders import Embedder, default_embedder
 from smoothie_core.estimator import Smoothie
@@ -180,6 +185,10 @@ class Router:
         Independently of this, the router emits one
         :class:`~smoothie_core.diagnostics.ReliabilityWarning` the first time a fit or
         decision scores below ``WARN_BELOW`` (0.5).
+    update_pool : bool
+        Whether :meth:`select` adds each scored input to the pool by default
+        (:data:`smoothie_core.defaults.DEFAULT_UPDATE_POOL`): label models then learn
+        every candidate's accuracy from traffic, and route mode is calibrated by it.
     signal : "smoothie" or "coverage", optional
         The older spelling of ``scorer``: ``"smoothie"`` is ``scorer="consensus"``,
         ``"coverage"`` is ``scorer="coverage"``.
@@ -206,6 +215,7 @@ class Router:
         max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
         default: str | None = None,
         abstain_below: float | None = None,
+        update_pool: bool = DEFAULT_UPDATE_POOL,
         signal: Signal | None = None,
     ) -> None:
         names = check_candidate_names(candidates, len(list(candidates)))
@@ -243,6 +253,9 @@ class Router:
         self.candidates = names
         self.n_neighbors = check_n_neighbors_option(n_neighbors)
         self.max_pool_size = max_pool_size
+        if not isinstance(update_pool, bool):
+            raise TypeError(f"`update_pool` must be True or False; got {update_pool!r}.")
+        self.update_pool = update_pool
         self.default = default
         self._embedder = embedder
         self.estimator: Smoothie | None = None
@@ -416,7 +429,7 @@ class Router:
         answers: Mapping[str, str | None],
         *,
         errors: Mapping[str, str] | None = None,
-        update_pool: bool = False,
+        update_pool: bool | None = None,
         context: ScoringContext | None = None,
     ) -> Decision:
         """Pick the best of the candidates' ``answers`` to ``text`` (select mode).
@@ -440,7 +453,8 @@ class Router:
 
         ``update_pool=True`` adds this input to the pool (bounded by ``max_pool_size``),
         whatever ``n_neighbors`` is: select-mode traffic then also calibrates
-        :meth:`route` (Smoothie-Global with ``n_neighbors=None``).
+        :meth:`route` (Smoothie-Global with ``n_neighbors=None``). ``None`` (default):
+        the router's ``update_pool``.
         """
         unknown = set(answers) - set(self.candidates)
         if unknown:
@@ -462,7 +476,8 @@ class Router:
             raise AllCandidatesFailedError(errs, message="No candidate answered; cannot select.")
         if len(present) < MIN_CANDIDATES:
             return self._fallback_few(text, present, failed, errs)
-        decision = self._select(text, got, present, failed, errs, update_pool, context)
+        pool = self.update_pool if update_pool is None else bool(update_pool)
+        decision = self._select(text, got, present, failed, errs, pool, context)
         if decision.reliability is not None:
             self._maybe_warn(_report_of(decision), "select decision", stacklevel=3)
         return decision

@@ -195,8 +195,19 @@ def test_select_with_a_pool_matches_the_estimator() -> None:
         router.select(q, topic_answers(q, "d"), update_pool=True)
     q = "question 2 again"
     answers = topic_answers(q, "a")
-    d = router.select(q, answers)
+    d = router.select(q, answers, update_pool=False)
     emb = router.embed([answers[n] for n in NAMES] + [q])
     expected = router.estimator.predict_weights(emb[4:], emb[None, :4])[0]
     np.testing.assert_allclose([d.weights[n] for n in NAMES], expected, rtol=1e-12)
     assert d.n_neighbors == 3
+
+
+def test_select_pools_by_default_unless_told_not_to() -> None:
+    router = Router(NAMES, embedder=HashingEmbedder())
+    router.select("q1", topic_answers("q1", "a"))
+    assert router.pool_size == 1
+    router.select("q2", topic_answers("q2", "a"), update_pool=False)
+    assert router.pool_size == 1
+    quiet = Router(NAMES, embedder=HashingEmbedder(), update_pool=False)
+    quiet.select("q1", topic_answers("q1", "a"))
+    assert quiet.pool_size == 0
