@@ -1,17 +1,21 @@
 """langchain_smoothie: ``SmoothieRouter``, a label-free routing chat model for LangChain.
 
-``SmoothieDecisionModel`` and ``model_router_middleware`` (for LangChain's
-``ModelRouterMiddleware``) live in :mod:`langchain_smoothie.decision`, which needs a
-langchain-core with ``langchain_core.decisions``.
+``ScriptedChatModel`` (offline, deterministic candidates for tests and demos) lives in
+:mod:`langchain_smoothie.fake_chat_models`. ``SmoothieDecisionModel`` and
+``model_router_middleware`` (for LangChain's ``ModelRouterMiddleware``) live in
+:mod:`langchain_smoothie.decision`, which needs a langchain-core with
+``langchain_core.decisions``.
 """
 
 from langchain_smoothie._embeddings import LangChainEmbedder
-from langchain_smoothie._fake import ScriptedChatModel
 from langchain_smoothie.chat_models import AllCandidatesFailedError, SmoothieRouter
+from langchain_smoothie.fake_chat_models import ScriptedChatModel
+from smoothie_core._version import __version__
 
 __all__ = [
     "AllCandidatesFailedError",
     "LangChainEmbedder",
     "ScriptedChatModel",
     "SmoothieRouter",
+    "__version__",
 ]

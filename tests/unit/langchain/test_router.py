@@ -113,13 +113,17 @@ def test_names_from_model_name_and_dict() -> None:
 
 def test_bad_candidates_are_clear_errors() -> None:
     a, b = ScriptedChatModel(model_name="a"), ScriptedChatModel(model_name="b")
-    with pytest.raises(ValueError, match="Duplicate candidate name 'a'"):
+    with pytest.raises(ValueError, match=r"must be unique; got duplicates \['a'\].*pass a dict"):
         make_router([a, b, ScriptedChatModel(model_name="a")])
     with pytest.raises(ValueError, match="at least 3 candidates"):
         make_router([a, b])
     with pytest.raises(ValueError, match=r"models\[2\] \(FakeListChatModel\) has no"):
         make_router([a, b, FakeListChatModel(responses=["x"])])
-    with pytest.raises(ValueError, match="must be a langchain_core BaseChatModel"):
+    with pytest.raises(ValueError, match=r"models\['c'\] must be a langchain_core BaseChatModel"):
+        make_router({"a": a, "b": b, "c": 42})
+    with pytest.raises(
+        ValueError, match=r"models\['c'\] = 'gpt' cannot be built by init_chat_model"
+    ):
         make_router({"a": a, "b": b, "c": "gpt"})
     with pytest.raises(ValueError, match="`default` must be one of"):
         make_router([a, b, ScriptedChatModel(model_name="c")], default="z")

@@ -1,12 +1,16 @@
-"""``ScriptedChatModel``: a deterministic fake chat model with tools and streaming (for tests/demos)."""
+"""``ScriptedChatModel``: a deterministic fake chat model with tools and streaming.
+
+Public, like ``langchain_core.language_models.fake_chat_models``: use it to try
+``SmoothieRouter`` offline, in tests, notebooks and demos.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import threading
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
@@ -21,6 +25,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_smoothie._render import input_text
+from langchain_smoothie._utils import CopyableLock
 
 __all__ = ["ScriptedChatModel"]
 
@@ -34,7 +39,9 @@ class ScriptedChatModel(BaseChatModel):
     Call-time ``stop`` sequences cut the answer at the first one found. Unlike
     langchain-core's fakes it implements ``bind_tools``, streaming (word by word,
     ``chunk_position="last"`` on the final chunk), async with a real ``await`` delay,
-    and ``usage_metadata`` (word counts). It records every input it was called on.
+    and ``usage_metadata`` (word counts; :meth:`get_num_tokens` counts words too). It
+    records every input it was called on, and copies (``copy.deepcopy``, ``pickle``)
+    start with their own lock.
 
     Parameters
     ----------
@@ -74,7 +81,7 @@ class ScriptedChatModel(BaseChatModel):
     script: Script | None = None
 
     _calls: list[str] = PrivateAttr(default_factory=list)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _lock: CopyableLock = PrivateAttr(default_factory=CopyableLock)
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
@@ -97,6 +104,16 @@ class ScriptedChatModel(BaseChatModel):
         """Number of calls so far."""
         with self._lock:
             return len(self._calls)
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """One id per whitespace-separated word (offline; no tokenizer download).
+
+        Examples
+        --------
+        >>> ScriptedChatModel().get_num_tokens("Paris is the capital.")
+        4
+        """
+        return [zlib.crc32(word.encode()) for word in text.split()]
 
     def bind_tools(
         self,
