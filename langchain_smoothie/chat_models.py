@@ -565,8 +565,11 @@ class SmoothieRouter(BaseChatModel):
     def _open_run(
         self, config: RunnableConfig | None, *, async_api: bool
     ) -> tuple[RunnableConfig, uuid.UUID, CallbackManager | AsyncCallbackManager]:
-        """The config (with the run id this call chooses) and the callback manager
-        ``BaseChatModel.stream`` will configure for the router's run."""
+        """The run a ``stream`` call is about to open: its id (chosen here) and its
+        callback manager, configured once and handed to ``BaseChatModel.stream`` as the
+        config's callbacks, so both use the very same handlers (a tracer created by the
+        configuration, e.g. LangSmith's from environment variables, then sees the
+        router's run and the candidates' runs under it)."""
         config = ensure_config(config)
         run_id = config.get("run_id") or uuid.uuid4()
         cls = AsyncCallbackManager if async_api else CallbackManager
@@ -579,7 +582,7 @@ class SmoothieRouter(BaseChatModel):
             config.get("metadata"),
             self.metadata,
         )
-        return {**config, "run_id": run_id}, run_id, manager
+        return {**config, "run_id": run_id, "callbacks": manager}, run_id, manager
 
     def stream(
         self,

@@ -154,3 +154,48 @@ def test_route_stream_retries_a_failed_start_on_the_same_candidate() -> None:
     chunks = list(router.stream("Capital of France?"))
     meta = chunks[0].response_metadata["smoothie"]
     assert meta["selected"] == winner and meta["failed"] == [] and state["calls"] == 2
+
+
+class EnvTracer(BaseCallbackHandler):
+    """Like LangSmith's env-var tracer: LangChain creates one per callback configuration."""
+
+    def __init__(self) -> None:
+        self.runs: set[UUID] = set()
+        self.orphans: list[str] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
+        parent = kw.get("parent_run_id")
+        if parent is not None and parent not in self.runs:
+            self.orphans.append(str(kw.get("name")))
+        self.runs.add(kw["run_id"])
+
+
+@pytest.fixture
+def env_tracers(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from contextvars import ContextVar
+
+    from langchain_core.tracers import context
+
+    made: list[EnvTracer] = []
+
+    class Made(EnvTracer):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    var: ContextVar[Any] = ContextVar("smoothie_test_env_tracer", default=None)
+    context.register_configure_hook(var, True, Made, "SMOOTHIE_TEST_ENV_TRACER")
+    monkeypatch.setenv("SMOOTHIE_TEST_ENV_TRACER", "1")
+    yield made
+    context._configure_hooks[:] = [h for h in context._configure_hooks if h[0] is not var]
+
+
+@pytest.mark.parametrize("mode", ["select", "route"])
+def test_stream_children_nest_under_the_run_a_tracer_saw(mode: str, env_tracers: Any) -> None:
+    router = _router(mode)
+    env_tracers.clear()
+    list(router.stream("Capital of France?"))
+    assert env_tracers, "the configure hook made no tracer"
+    assert all(t.orphans == [] for t in env_tracers), [t.orphans for t in env_tracers]
+    if mode == "select":
+        assert sum(len(t.runs) for t in env_tracers) == 4  # the router and 3 children
