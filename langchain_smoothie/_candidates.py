@@ -20,10 +20,12 @@ from smoothie_core._validation import check_candidate_names
 
 __all__ = [
     "FORWARDED_SETTINGS",
+    "ainvoke_candidate",
     "bound_runnable",
     "check_answer",
     "direct_kwargs",
     "for_call",
+    "invoke_candidate",
     "normalize_models",
 ]
 
@@ -146,7 +148,14 @@ def for_call(model: BaseChatModel, settings: Mapping[str, Any], *, child: bool) 
             update["disable_streaming"] = True
         if "streaming" in fields and getattr(model, "streaming", False):
             update["streaming"] = False
-    return model.model_copy(update=update) if update else model
+    if not update:
+        return model
+    # LangChain serialises a model for its run's trace once (a cached property, ~1 ms);
+    # filling the cache on the candidate lets every copy share it instead of redoing it
+    # on each call. Traces then show the candidate as the user built it; the invocation
+    # params (also traced) show the settings of this call.
+    getattr(model, "_serialized", None)
+    return model.model_copy(update=update)
 
 
 def bound_runnable(model: BaseChatModel, kwargs: Mapping[str, Any]) -> Runnable[Any, Any]:

@@ -19,6 +19,7 @@ all estimator logic lives in :class:`smoothie_core.Router`.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -410,8 +411,6 @@ class SmoothieRouter(BaseChatModel):
         NotImplementedError
             If a candidate's class does not implement ``bind_tools``.
         """
-        import inspect
-
         unsupported = [
             n for n, m in self.models.items() if type(m).bind_tools is BaseChatModel.bind_tools
         ]
