@@ -20,6 +20,7 @@ from smoothie_core._validation import check_candidate_names
 
 __all__ = [
     "FORWARDED_SETTINGS",
+    "EmptyAnswerError",
     "ainvoke_candidate",
     "bound_runnable",
     "check_answer",
@@ -28,6 +29,18 @@ __all__ = [
     "invoke_candidate",
     "normalize_models",
 ]
+
+
+class EmptyAnswerError(ValueError):
+    """A candidate answered with empty or whitespace-only text and no tool calls.
+
+    Recorded as ``"EmptyAnswerError: the answer is empty or whitespace only"``, the
+    message :class:`smoothie_core.Router` records for an empty answer it is given.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the answer is empty or whitespace only")
+
 
 #: Router-level settings passed on to every candidate whose class has a field of that name.
 FORWARDED_SETTINGS = ("temperature", "max_tokens")
@@ -194,7 +207,7 @@ def check_answer(name: str, out: Any) -> AIMessage:
     if not isinstance(out, AIMessage):
         raise TypeError(f"candidate {name!r} returned {type(out).__name__}, expected an AIMessage")
     if not answer_text(out).strip():
-        raise ValueError("empty answer (no text and no tool calls)")
+        raise EmptyAnswerError
     return out
 
 

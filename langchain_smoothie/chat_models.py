@@ -48,7 +48,6 @@ from langchain_smoothie._callbacks import as_chunk, opened_run, stream_run_manag
 from langchain_smoothie._candidates import FORWARDED_SETTINGS, normalize_models
 from langchain_smoothie._embeddings import as_embedder
 from langchain_smoothie._render import input_text
-from langchain_smoothie._utils import CopyableLock
 from smoothie_core import CalibrationReport, Decision, NotFittedError, Router
 from smoothie_core.cost import check_prices
 from smoothie_core.defaults import (
@@ -56,17 +55,26 @@ from smoothie_core.defaults import (
     DEFAULT_MAX_POOL_SIZE,
     DEFAULT_MAX_RETRIES,
     DEFAULT_N_NEIGHBORS,
+    DEFAULT_SCORER,
     DEFAULT_TIMEOUT,
 )
 from smoothie_core.embedders import default_embedder
 from smoothie_core.exceptions import AllCandidatesFailedError
 from smoothie_core.orchestration import CallPolicy
+from smoothie_core.scorers import Scorer, get_scorer
 
 __all__ = ["AllCandidatesFailedError", "SmoothieRouter"]
 
 #: Fields passed to :class:`smoothie_core.Router` as they are (a new Router option is one
 #: more field here and on the class).
-CORE_FIELDS = ("n_neighbors", "max_pool_size", "default", "abstain_below")
+CORE_FIELDS = ("scorer", "n_neighbors", "max_pool_size", "default", "abstain_below")
+#: The saved settings ``SmoothieRouter.load`` lets the caller override.
+LOAD_OVERRIDES = ("n_neighbors", "max_pool_size", "default", "abstain_below")
+
+
+def _setting(field: str, value: Any) -> Any:
+    """A Router setting in comparable form (a scorer by its id, names and objects alike)."""
+    return get_scorer(value).id if field == "scorer" else value
 
 
 def _token_chunk(message: AIMessage, run_manager: Any) -> ChatGenerationChunk:
@@ -124,6 +132,9 @@ class SmoothieRouter(BaseChatModel):
         ``model_name``/``model`` and a string by itself; repeated names are an error
         (use a dict).
     mode : {"select", "route"}, default="select"
+    scorer : str or smoothie_core.scorers.Scorer, default=smoothie_core.defaults.DEFAULT_SCORER
+        What compares the candidates' answers (:mod:`smoothie_core.scorers`, e.g.
+        ``"consensus"``, ``"coverage"``).
     n_neighbors : int, "auto" or None, default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         route mode: None is Smoothie-Global (one weight vector for all inputs), ``k``
         averages the ``k`` nearest calibration prompts (Smoothie-Local), ``"auto"`` lets
@@ -134,8 +145,9 @@ class SmoothieRouter(BaseChatModel):
         Embeds inputs and answers. None: the offline all-MiniLM-L6-v2 (loaded lazily).
     router : smoothie_core.Router or None
         Ready Smoothie state (e.g. :meth:`smoothie_core.Router.load`); its candidates
-        must be the model names, and ``n_neighbors``/``max_pool_size``/``default``/
-        ``abstain_below`` are taken from it (giving a different value is an error).
+        must be the model names, and ``scorer``/``n_neighbors``/``max_pool_size``/
+        ``default``/``abstain_below`` are taken from it (giving a different value is an
+        error).
         Usually left None; :meth:`load` and copies made by ``configurable_fields`` use
         it, so a fitted router stays fitted.
     max_concurrency : int, default=smoothie_core.defaults.DEFAULT_MAX_CONCURRENCY
@@ -197,6 +209,7 @@ class SmoothieRouter(BaseChatModel):
 
     models: dict[str, BaseChatModel]
     mode: Literal["select", "route"] = "select"
+    scorer: str | Scorer = DEFAULT_SCORER
     n_neighbors: int | Literal["auto"] | None = DEFAULT_N_NEIGHBORS  # type: ignore[assignment]
     embedder: Any = Field(default=None, exclude=True)
     core_router: Router | None = Field(default=None, alias="router", exclude=True)
@@ -216,7 +229,6 @@ class SmoothieRouter(BaseChatModel):
     stop: list[str] | None = None
     streaming: bool = False
 
-    _lock: CopyableLock = PrivateAttr(default_factory=CopyableLock)
     _fit_errors: dict[tuple[int, str], str] = PrivateAttr(default_factory=dict)
     _calibration: CalibrationReport | None = PrivateAttr(default=None)
 
@@ -260,7 +272,7 @@ class SmoothieRouter(BaseChatModel):
             )
         for field in CORE_FIELDS:
             ours, theirs = getattr(self, field), getattr(core, field)
-            if field in self.model_fields_set and ours != theirs:
+            if field in self.model_fields_set and _setting(field, ours) != _setting(field, theirs):
                 raise ValueError(
                     f"`{field}`={ours!r} differs from the given router's {field}={theirs!r}. "
                     f"Leave `{field}` unset to use the router's, or pass it to "
@@ -345,27 +357,25 @@ class SmoothieRouter(BaseChatModel):
         return params
 
     # ------------------------------------------------------ Smoothie (core)
+    # smoothie_core.Router is thread-safe (its own lock), so concurrent invokes share it.
     def _core_route(self, text: str) -> Decision:
-        with self._lock:
-            try:
-                return self.router.route(text)
-            except NotFittedError as exc:
-                raise NotFittedError(
-                    "SmoothieRouter in route mode needs a calibration: call "
-                    "router.fit(prompts) (or SmoothieRouter.load(path, models=...)) first."
-                ) from exc
+        try:
+            return self.router.route(text)
+        except NotFittedError as exc:
+            raise NotFittedError(
+                "SmoothieRouter in route mode needs a calibration: call "
+                "router.fit(prompts) (or SmoothieRouter.load(path, models=...)) first."
+            ) from exc
 
     def _core_select(
         self, text: str, answers: Mapping[str, str | None], *, errors: Mapping[str, str]
     ) -> Decision:
-        with self._lock:
-            return self.router.select(text, answers, errors=errors, update_pool=self.update_pool)
+        return self.router.select(text, answers, errors=errors, update_pool=self.update_pool)
 
     def _core_calibrate(
         self, inputs: Sequence[str], answers: Sequence[Mapping[str, str | None]]
     ) -> CalibrationReport:
-        with self._lock:
-            return self.router.calibrate(inputs, answers)
+        return self.router.calibrate(inputs, answers)
 
     def _set_fitted(self, report: CalibrationReport, errors: dict[tuple[int, str], str]) -> None:
         self._calibration = report
@@ -676,8 +686,7 @@ class SmoothieRouter(BaseChatModel):
     # ------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the calibration / pool (``.npz`` + JSON header, no pickle, atomic)."""
-        with self._lock:
-            return self.router.save(path)
+        return self.router.save(path)
 
     @classmethod
     def load(
@@ -700,16 +709,11 @@ class SmoothieRouter(BaseChatModel):
             raise TypeError("SmoothieRouter.load builds the router from `path`; drop `router=`.")
         named = normalize_models(models)
         emb = as_embedder(embedder)
-        core = Router.load(path, candidates=list(named), embedder=emb or default_embedder())
-        overrides = {field: kwargs.pop(field) for field in CORE_FIELDS if field in kwargs}
-        if overrides:
-            # Validated as a new Router would validate them, then set on the loaded one.
-            checked = Router(
-                list(named),
-                embedder=core.embedder,
-                **{**{f: getattr(core, f) for f in CORE_FIELDS}, **overrides},
-            )
-            for field in overrides:
-                setattr(core, field, getattr(checked, field))
+        overrides = {field: kwargs.pop(field) for field in LOAD_OVERRIDES if field in kwargs}
+        if overrides:  # checked as the caller's (Router.load would blame the file for them)
+            Router(list(named), **overrides)
+        core = Router.load(
+            path, candidates=list(named), embedder=emb or default_embedder(), **overrides
+        )
         kwargs.setdefault("mode", "route")
         return cls(models=named, embedder=embedder, router=core, **kwargs)

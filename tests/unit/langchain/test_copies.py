@@ -12,7 +12,7 @@ import pytest
 from langchain_core.runnables import ConfigurableField
 
 from langchain_smoothie import ScriptedChatModel, SmoothieRouter
-from smoothie_core import HashingEmbedder, Router
+from smoothie_core import HashingEmbedder, Router, StateFileError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -60,6 +60,13 @@ def test_load_keeps_the_saved_abstention(tmp_path: Path) -> None:
     assert decision.abstained and decision.selected == "free"
 
 
+def test_load_with_auto_neighbours(tmp_path: Path) -> None:
+    path = _fitted(n_neighbors="auto").save(tmp_path / "router.npz")
+    loaded = SmoothieRouter.load(path, models=_models(), embedder=HashingEmbedder())
+    assert loaded.n_neighbors == "auto"
+    assert loaded.route("Capital of Chile?").n_neighbors == len(PROMPTS)  # min(cap, pool)
+
+
 def test_load_with_n_neighbors_uses_it(tmp_path: Path) -> None:
     path = _fitted(n_neighbors=4).save(tmp_path / "router.npz")
     loaded = SmoothieRouter.load(path, models=_models(), embedder=HashingEmbedder(), n_neighbors=2)
@@ -77,8 +84,11 @@ def test_load_with_n_neighbors_uses_it(tmp_path: Path) -> None:
 
 def test_load_rejects_bad_overrides_clearly(tmp_path: Path) -> None:
     path = _fitted().save(tmp_path / "router.npz")
-    with pytest.raises(ValueError, match="`n_neighbors` must be None"):
+    with pytest.raises(ValueError, match="`n_neighbors` must be None") as info:
         SmoothieRouter.load(path, models=_models(), embedder=HashingEmbedder(), n_neighbors=0)
+    assert not isinstance(info.value, StateFileError)  # the caller's value, not the file
+    with pytest.raises(ValueError, match="`abstain_below` must be None or a number in"):
+        SmoothieRouter.load(path, models=_models(), embedder=HashingEmbedder(), abstain_below=2)
     with pytest.raises(TypeError, match="drop `router=`"):
         SmoothieRouter.load(path, models=_models(), router=Router(["good", "same", "free"]))
 
@@ -91,6 +101,10 @@ def test_a_given_core_router_must_match() -> None:
         SmoothieRouter(models=_models(), router=core, n_neighbors=3)
     with pytest.raises(ValueError, match=r"`embedder` .* differs"):
         SmoothieRouter(models=_models(), router=core, embedder=HashingEmbedder(dim=8))
+    with pytest.raises(ValueError, match="`scorer`='coverage' differs"):
+        SmoothieRouter(models=_models(), router=core, scorer="coverage")
+    same = SmoothieRouter(models=_models(), router=core, scorer="consensus", n_neighbors=2)
+    assert same.router is core
     shared = SmoothieRouter(models=_models(), router=core, mode="route")
     assert shared.router is core and shared.n_neighbors == 2
     assert shared.route("Capital of Chile?").weights == core.route("Capital of Chile?").weights
@@ -124,25 +138,31 @@ def test_configurable_n_neighbors_on_a_fitted_router_says_why_not() -> None:
 @pytest.mark.parametrize(
     "clone", [copy.deepcopy, lambda r: pickle.loads(pickle.dumps(r))], ids=["deepcopy", "pickle"]
 )
-def test_a_fitted_router_copies_with_its_state_and_a_new_lock(clone: Any) -> None:
+def test_a_fitted_router_copies_with_its_own_state(clone: Any) -> None:
     fitted = _fitted(n_neighbors=2)
     other = clone(fitted)
-    assert other is not fitted and other._lock is not fitted._lock
-    assert other.router is not fitted.router
+    assert other is not fitted and other.router is not fitted.router
     assert other.calibration_report_ == fitted.calibration_report_
     prompt = "What is the capital of Chile?"
     assert other.route(prompt).weights == pytest.approx(fitted.route(prompt).weights)
     assert other.invoke(prompt).response_metadata["smoothie"]["mode"] == "route"
-    with other._lock:  # the copy's lock is usable and independent of the original's
+    other.fit(PROMPTS[:3], show_progress=False)  # the copy's state is its own
+    assert other.router.pool_size == 3 and fitted.router.pool_size == len(PROMPTS)
+    assert fitted.calibration_report_.n_prompts == len(PROMPTS)
+    errors: list[BaseException] = []
 
-        def use_original() -> None:
-            with fitted._lock:
-                pass
+    def use(router: SmoothieRouter) -> None:
+        try:
+            router.route(prompt)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
 
-        acquired = threading.Thread(target=use_original)
-        acquired.start()
-        acquired.join(timeout=5)
-        assert not acquired.is_alive()
+    threads = [threading.Thread(target=use, args=(r,)) for r in (fitted, other) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and not any(t.is_alive() for t in threads)
 
 
 def test_scripted_chat_model_copies() -> None:

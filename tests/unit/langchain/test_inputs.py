@@ -18,6 +18,7 @@ import langchain_smoothie
 import smoothie_core
 from langchain_smoothie import ScriptedChatModel, SmoothieRouter
 from smoothie_core import HashingEmbedder
+from smoothie_core.router import EMPTY_ANSWER  # what the core records for an empty answer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -37,7 +38,20 @@ def test_empty_answers_count_as_failed_in_select_mode() -> None:
     meta = msg.response_metadata["smoothie"]
     assert msg.content == "Paris is the capital of France."
     assert meta["selected"] == "good" and meta["failed"] == ["blank", "spaces"]
-    assert all("empty answer" in meta["errors"][n] for n in ("blank", "spaces"))
+    assert meta["errors"] == {"blank": EMPTY_ANSWER, "spaces": EMPTY_ANSWER}
+
+
+def test_an_empty_answer_is_retried() -> None:
+    state = {"n": 0}
+
+    def blank_once(messages: list[BaseMessage], tools: Any) -> str:
+        state["n"] += 1
+        return "" if state["n"] == 1 else "Paris, the capital."
+
+    models = _three(a="Paris is the capital.", b="The capital is Paris.")
+    models["c"] = ScriptedChatModel(model_name="c", script=blank_once)
+    meta = _router(models, max_retries=1).invoke("Capital?").response_metadata["smoothie"]
+    assert meta["failed"] == [] and state["n"] == 2
 
 
 def test_two_empty_of_four_are_failures_not_a_winning_pair() -> None:
@@ -55,7 +69,7 @@ def test_empty_answers_count_as_failed_in_fit() -> None:
         ["Capital of France?", "Capital of Peru?", "Capital of Japan?"], show_progress=False
     )
     assert list(router.fit_errors) == [(1, "c")]
-    assert "empty answer" in router.fit_errors[(1, "c")]
+    assert router.fit_errors[(1, "c")] == EMPTY_ANSWER
     assert router.calibration_report_.dropped == [1]
 
 

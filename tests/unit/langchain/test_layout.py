@@ -88,6 +88,20 @@ def test_defaults_are_the_cores() -> None:
     assert fields["timeout"].default == defaults.DEFAULT_TIMEOUT
     assert fields["max_retries"].default == defaults.DEFAULT_MAX_RETRIES
     assert fields["max_pool_size"].default == defaults.DEFAULT_MAX_POOL_SIZE
+    assert fields["scorer"].default == defaults.DEFAULT_SCORER
+
+
+def test_router_options_pass_through_to_the_core() -> None:
+    from smoothie_core import HashingEmbedder
+
+    models = [ScriptedChatModel(model_name=n) for n in "abc"]
+    router = SmoothieRouter(
+        models=models, embedder=HashingEmbedder(), scorer="coverage", n_neighbors="auto",
+        max_pool_size=50, default="b", abstain_below=0.25,
+    )  # fmt: skip
+    core = router.router
+    assert core.scorer.name == "coverage" and core.n_neighbors == "auto"
+    assert (core.max_pool_size, core.default, core.abstain_below) == (50, "b", 0.25)
 
 
 def test_fit_returns_self_and_sets_the_fitted_attribute() -> None:
