@@ -199,3 +199,38 @@ def test_stream_children_nest_under_the_run_a_tracer_saw(mode: str, env_tracers:
     assert all(t.orphans == [] for t in env_tracers), [t.orphans for t in env_tracers]
     if mode == "select":
         assert sum(len(t.runs) for t in env_tracers) == 4  # the router and 3 children
+
+
+class StreamsItself(ScriptedChatModel):
+    """Like ChatOpenAI(streaming=True): its own _generate streams and sends tokens."""
+
+    streaming: bool = True
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        from langchain_core.language_models.chat_models import generate_from_stream
+
+        if not self.streaming:
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        chunks = list(self._stream(messages, stop=stop, **kwargs))
+        for chunk in chunks:
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+        return generate_from_stream(iter(chunks))
+
+
+async def test_candidates_streaming_on_their_own_do_not_stream_into_the_router() -> None:
+    models = {
+        n: StreamsItself(model_name=n, default_answer=a)
+        for n, a in (("a", PARIS), ("b", "The capital of France is Paris."), ("c", "Bananas."))
+    }
+    router = SmoothieRouter(models=models, embedder=HashingEmbedder())
+    events = [e async for e in router.astream_events("Capital of France?", version="v2")]
+    streams = [e["name"] for e in events if e["event"] == "on_chat_model_stream"]
+    assert streams == ["SmoothieRouter"]
+    assert all(m.streaming for m in models.values())  # the user's models are untouched
