@@ -80,9 +80,8 @@ def _config(base: RunnableConfig | None, name: str) -> RunnableConfig:
 
 
 def _finish(owner: SmoothieRouter, inputs: list[list[BaseMessage]], grid: GridResults[str]) -> None:
-    errors = {(s, n): msg for s, row in enumerate(grid.errors) for n, msg in row.items()}
     report = owner._core_calibrate([input_text(m) for m in inputs], grid.answers)
-    owner._set_fitted(report, errors)
+    owner._set_fitted(report, grid.errors)
 
 
 def fit(

@@ -229,7 +229,7 @@ class SmoothieRouter(BaseChatModel):
     stop: list[str] | None = None
     streaming: bool = False
 
-    _fit_errors: dict[tuple[int, str], str] = PrivateAttr(default_factory=dict)
+    _fit_errors: list[dict[str, str]] = PrivateAttr(default_factory=list)
     _calibration: CalibrationReport | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------ validation
@@ -318,9 +318,18 @@ class SmoothieRouter(BaseChatModel):
         return self._calibration
 
     @property
+    def calibration_errors_(self) -> list[dict[str, str]]:
+        """``[s][name]``: why candidate ``name`` failed on prompt ``s`` in the last
+        :meth:`fit` (raises ``NotFittedError`` before); the shape LlamaIndex's front
+        doors use."""
+        self.calibration_report_  # noqa: B018  (raises before any fit)
+        return [dict(row) for row in self._fit_errors]
+
+    @property
     def fit_errors(self) -> dict[tuple[int, str], str]:
-        """Errors of the last :meth:`fit`: (prompt index, candidate) -> message."""
-        return dict(self._fit_errors)
+        """Errors of the last :meth:`fit` as (prompt index, candidate) -> message (empty
+        before any fit); :attr:`calibration_errors_` by prompt."""
+        return {(s, n): msg for s, row in enumerate(self._fit_errors) for n, msg in row.items()}
 
     @property
     def router(self) -> Router:
@@ -377,9 +386,9 @@ class SmoothieRouter(BaseChatModel):
     ) -> CalibrationReport:
         return self.router.calibrate(inputs, answers)
 
-    def _set_fitted(self, report: CalibrationReport, errors: dict[tuple[int, str], str]) -> None:
+    def _set_fitted(self, report: CalibrationReport, errors: Sequence[Mapping[str, str]]) -> None:
         self._calibration = report
-        self._fit_errors = dict(sorted(errors.items()))
+        self._fit_errors = [dict(row) for row in errors]
 
     # ---------------------------------------------------------- token counts
     def get_num_tokens(self, text: str) -> int:
@@ -650,7 +659,7 @@ class SmoothieRouter(BaseChatModel):
         with ``prompt=``, that template's inputs (the dicts a ``prompt | router`` chain
         is invoked with). Calls run through the router's call policy
         (``max_concurrency``, ``timeout``, ``max_retries``) with a progress bar. A
-        failing call (or an empty answer) is recorded in :attr:`fit_errors` and its
+        failing call (or an empty answer) is recorded in :attr:`calibration_errors_` and its
         prompt is left out of the calibration (:attr:`calibration_report_`), never fatal
         unless no prompt has every answer. Also gives select mode a pool for
         Smoothie-Local. Returns ``self``.

@@ -70,6 +70,7 @@ def test_empty_answers_count_as_failed_in_fit() -> None:
     )
     assert list(router.fit_errors) == [(1, "c")]
     assert router.fit_errors[(1, "c")] == EMPTY_ANSWER
+    assert router.calibration_errors_ == [{}, {"c": EMPTY_ANSWER}, {}]
     assert router.calibration_report_.dropped == [1]
 
 
@@ -137,6 +138,7 @@ async def test_afit_accepts_a_prompt_template_too() -> None:
 def test_calibration_report_underscore_is_the_fitted_attribute() -> None:
     router = _router(_three(a="Paris.", b="Paris!", c="Lima."), mode="route")
     assert router.calibration_report is None and not hasattr(router, "calibration_report_")
+    assert router.fit_errors == {} and not hasattr(router, "calibration_errors_")
     assert router.fit(["x", "y"], show_progress=False) is router
     assert router.calibration_report_ is router.calibration_report
     assert router.calibration_report_.n_prompts == 2
