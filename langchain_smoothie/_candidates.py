@@ -132,10 +132,10 @@ def normalize_models(models: Any) -> dict[str, BaseChatModel]:
         )
     names = [name for name, _ in pairs]
     try:
-        check_candidate_names(names, len(names))
+        check_candidate_names(names, len(names), what="candidate names")
     except (TypeError, ValueError) as exc:
         raise ValueError(
-            f"Candidate names {names!r}: {exc} Models in a list are named by their "
+            f"{exc} Models in a list are named by their "
             "`model_name`/`model` (or their 'provider:model' string); pass a dict "
             "name -> model to name them yourself."
         ) from exc

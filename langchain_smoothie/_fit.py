@@ -80,8 +80,7 @@ def _config(base: RunnableConfig | None, name: str) -> RunnableConfig:
 
 
 def _finish(owner: SmoothieRouter, inputs: list[list[BaseMessage]], grid: GridResults[str]) -> None:
-    report = owner._core_calibrate([input_text(m) for m in inputs], grid.answers)
-    owner._set_fitted(report, grid.errors)
+    owner._core_calibrate([input_text(m) for m in inputs], grid.answers, grid.errors)
 
 
 def fit(

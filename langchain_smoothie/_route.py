@@ -25,7 +25,7 @@ from langchain_core.runnables import Runnable
 from langchain_smoothie._callbacks import aemit, as_chunk, child_config, emit
 from langchain_smoothie._candidates import bound_runnable, direct_kwargs, for_call
 from smoothie_core import Decision
-from smoothie_core.cost import cost_scores
+from smoothie_core.cost import choose
 from smoothie_core.orchestration import acall_first, call_first, fallback_order
 
 if TYPE_CHECKING:
@@ -39,17 +39,11 @@ AStarted = tuple[ChatGenerationChunk, AsyncIterator[ChatGenerationChunk]]
 
 
 def decide(owner: SmoothieRouter, text: str) -> tuple[Decision, dict[str, Any]]:
-    """The route decision for ``text`` (cost-aware when ``prices`` and ``cost_tradeoff``
-    are set: highest ``weight - cost_tradeoff * price / max(prices)``; an abstained
-    decision keeps its fallback) and the extra metadata (``scores``, ``prices``)."""
+    """The route decision for ``text``, cost-aware when ``prices`` and ``cost_tradeoff``
+    are set (:func:`smoothie_core.cost.choose`), and the extra metadata (``scores``,
+    ``prices``)."""
     decision = owner._core_route(text)
-    if owner.prices is None or owner.cost_tradeoff <= 0 or decision.abstained:
-        return decision, {}
-    scores = cost_scores(decision.weights, owner.prices, owner.cost_tradeoff)
-    names = owner.candidate_names
-    best = max(scores, key=lambda n: (scores[n], -names.index(n)))
-    extra = {"scores": scores, "prices": dict(owner.prices)}
-    return dataclasses.replace(decision, selected=best), extra
+    return choose(decision, owner.prices, owner.cost_tradeoff, owner.candidate_names)
 
 
 def _streams(model: BaseChatModel, *, async_api: bool) -> bool:

@@ -57,6 +57,7 @@ from smoothie_core.defaults import (
     DEFAULT_N_NEIGHBORS,
     DEFAULT_SCORER,
     DEFAULT_TIMEOUT,
+    DEFAULT_UPDATE_POOL,
 )
 from smoothie_core.embedders import default_embedder
 from smoothie_core.exceptions import AllCandidatesFailedError
@@ -67,7 +68,14 @@ __all__ = ["AllCandidatesFailedError", "SmoothieRouter"]
 
 #: Fields passed to :class:`smoothie_core.Router` as they are (a new Router option is one
 #: more field here and on the class).
-CORE_FIELDS = ("scorer", "n_neighbors", "max_pool_size", "default", "abstain_below")
+CORE_FIELDS = (
+    "scorer",
+    "n_neighbors",
+    "max_pool_size",
+    "default",
+    "abstain_below",
+    "update_pool",
+)
 #: The saved settings ``SmoothieRouter.load`` lets the caller override.
 LOAD_OVERRIDES = ("n_neighbors", "max_pool_size", "default", "abstain_below")
 
@@ -165,9 +173,9 @@ class SmoothieRouter(BaseChatModel):
     abstain_below : float or None
         Fall back to ``default`` when a decision's reliability score is below this
         (see :class:`smoothie_core.Router`; each decision carries ``reliability``).
-    update_pool : bool, default=False
-        select mode: add every fully answered input to the pool (online Smoothie-Local;
-        needs ``n_neighbors``), bounded by ``max_pool_size`` (oldest dropped first).
+    update_pool : bool, default=smoothie_core.defaults.DEFAULT_UPDATE_POOL
+        select mode: add every scored input to the pool, bounded by ``max_pool_size``
+        (oldest dropped first): Smoothie-Local (``n_neighbors``) and :meth:`route` use it.
     max_pool_size : int or None, default=smoothie_core.defaults.DEFAULT_MAX_POOL_SIZE
     prices : dict of str to float or None
         Cost per call of each candidate (any unit). With ``cost_tradeoff > 0``, route
@@ -218,7 +226,7 @@ class SmoothieRouter(BaseChatModel):
     max_retries: int = DEFAULT_MAX_RETRIES
     default: str | None = None
     abstain_below: float | None = None
-    update_pool: bool = False
+    update_pool: bool = DEFAULT_UPDATE_POOL
     max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE
     prices: dict[str, float] | None = None
     cost_tradeoff: float = 0.0
@@ -229,7 +237,6 @@ class SmoothieRouter(BaseChatModel):
     stop: list[str] | None = None
     streaming: bool = False
 
-    _fit_errors: list[dict[str, str]] = PrivateAttr(default_factory=list)
     _calibration: CalibrationReport | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------ validation
@@ -256,11 +263,6 @@ class SmoothieRouter(BaseChatModel):
             )
         else:
             self._adopt(self.core_router, names)
-        if self.update_pool and self.n_neighbors is None:
-            raise ValueError(
-                "`update_pool=True` builds a pool for Smoothie-Local, which needs `n_neighbors` "
-                "(e.g. n_neighbors=20); got n_neighbors=None."
-            )
         return self
 
     def _adopt(self, core: Router, names: list[str]) -> None:
@@ -322,14 +324,14 @@ class SmoothieRouter(BaseChatModel):
         """``[s][name]``: why candidate ``name`` failed on prompt ``s`` in the last
         :meth:`fit` (raises ``NotFittedError`` before); the shape LlamaIndex's front
         doors use."""
-        self.calibration_report_  # noqa: B018  (raises before any fit)
-        return [dict(row) for row in self._fit_errors]
+        return [dict(row) for row in self.calibration_report_.errors]
 
     @property
     def fit_errors(self) -> dict[tuple[int, str], str]:
         """Errors of the last :meth:`fit` as (prompt index, candidate) -> message (empty
         before any fit); :attr:`calibration_errors_` by prompt."""
-        return {(s, n): msg for s, row in enumerate(self._fit_errors) for n, msg in row.items()}
+        rows = self._calibration.errors if self._calibration is not None else []
+        return {(s, n): msg for s, row in enumerate(rows) for n, msg in row.items()}
 
     @property
     def router(self) -> Router:
@@ -379,16 +381,15 @@ class SmoothieRouter(BaseChatModel):
     def _core_select(
         self, text: str, answers: Mapping[str, str | None], *, errors: Mapping[str, str]
     ) -> Decision:
-        return self.router.select(text, answers, errors=errors, update_pool=self.update_pool)
+        return self.router.select(text, answers, errors=errors)  # pools per `update_pool`
 
     def _core_calibrate(
-        self, inputs: Sequence[str], answers: Sequence[Mapping[str, str | None]]
-    ) -> CalibrationReport:
-        return self.router.calibrate(inputs, answers)
-
-    def _set_fitted(self, report: CalibrationReport, errors: Sequence[Mapping[str, str]]) -> None:
-        self._calibration = report
-        self._fit_errors = [dict(row) for row in errors]
+        self,
+        inputs: Sequence[str],
+        answers: Sequence[Mapping[str, str | None]],
+        errors: Sequence[Mapping[str, str]],
+    ) -> None:
+        self._calibration = self.router.calibrate(inputs, answers, errors=errors)
 
     # ---------------------------------------------------------- token counts
     def get_num_tokens(self, text: str) -> int:

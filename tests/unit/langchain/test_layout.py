@@ -89,6 +89,7 @@ def test_defaults_are_the_cores() -> None:
     assert fields["max_retries"].default == defaults.DEFAULT_MAX_RETRIES
     assert fields["max_pool_size"].default == defaults.DEFAULT_MAX_POOL_SIZE
     assert fields["scorer"].default == defaults.DEFAULT_SCORER
+    assert fields["update_pool"].default == defaults.DEFAULT_UPDATE_POOL
 
 
 def test_router_options_pass_through_to_the_core() -> None:
@@ -97,10 +98,11 @@ def test_router_options_pass_through_to_the_core() -> None:
     models = [ScriptedChatModel(model_name=n) for n in "abc"]
     router = SmoothieRouter(
         models=models, embedder=HashingEmbedder(), scorer="coverage", n_neighbors="auto",
-        max_pool_size=50, default="b", abstain_below=0.25,
+        max_pool_size=50, default="b", abstain_below=0.25, update_pool=False,
     )  # fmt: skip
     core = router.router
     assert core.scorer.name == "coverage" and core.n_neighbors == "auto"
+    assert core.update_pool is False
     assert (core.max_pool_size, core.default, core.abstain_below) == (50, "b", 0.25)
 
 

@@ -129,8 +129,6 @@ def test_bad_candidates_are_clear_errors() -> None:
         make_router([a, b, ScriptedChatModel(model_name="c")], default="z")
     with pytest.raises(ValueError, match="`cost_tradeoff` > 0 needs `prices`"):
         make_router([a, b, ScriptedChatModel(model_name="c")], cost_tradeoff=1.0)
-    with pytest.raises(ValueError, match="needs `n_neighbors`"):
-        make_router([a, b, ScriptedChatModel(model_name="c")], update_pool=True)
     with pytest.raises(ValueError, match="missing"):
         make_router([a, b, ScriptedChatModel(model_name="c")], prices={"a": 1.0})
 
