@@ -17,6 +17,7 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 from langchain_smoothie._render import answer_text
 from smoothie_core._validation import check_candidate_names
+from smoothie_core.exceptions import EmptyAnswerError
 
 __all__ = [
     "FORWARDED_SETTINGS",
@@ -29,17 +30,6 @@ __all__ = [
     "invoke_candidate",
     "normalize_models",
 ]
-
-
-class EmptyAnswerError(ValueError):
-    """A candidate answered with empty or whitespace-only text and no tool calls.
-
-    Recorded as ``"EmptyAnswerError: the answer is empty or whitespace only"``, the
-    message :class:`smoothie_core.Router` records for an empty answer it is given.
-    """
-
-    def __init__(self) -> None:
-        super().__init__("the answer is empty or whitespace only")
 
 
 #: Router-level settings passed on to every candidate whose class has a field of that name.

@@ -8,7 +8,6 @@ module turns the prompts into messages (the same inputs ``invoke`` accepts, or a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_smoothie._candidates import ainvoke_candidate, for_call, invoke_candidate
 from langchain_smoothie._render import answer_text, input_text
-from smoothie_core.orchestration import GridResults, acall_grid, call_grid
+from smoothie_core.orchestration import GridResults, acall_grid, call_grid, to_thread
 
 if TYPE_CHECKING:
     from langchain_smoothie.chat_models import SmoothieRouter
@@ -134,4 +133,4 @@ async def afit(
     grid = await acall_grid(
         inputs, owner.candidate_names, one, owner.call_policy, progress=show_progress, desc=DESC
     )
-    await asyncio.to_thread(_finish, owner, inputs, grid)
+    await to_thread(_finish, owner, inputs, grid)

@@ -9,7 +9,6 @@ Sync and async share everything but the call.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from langchain_smoothie._candidates import (
 )
 from langchain_smoothie._render import answer_text, input_text
 from smoothie_core.exceptions import AllCandidatesFailedError
-from smoothie_core.orchestration import CallResults, acall_each, call_each
+from smoothie_core.orchestration import CallResults, acall_each, call_each, to_thread
 
 if TYPE_CHECKING:
     from langchain_smoothie.chat_models import SmoothieRouter
@@ -112,6 +111,6 @@ async def agenerate(
     """Async :func:`generate` (embedding and scoring run in a worker thread)."""
     job = _FanOut(owner, messages, stop, run_manager, kwargs)
     out = await acall_each(owner.candidate_names, job.acall, owner.call_policy)
-    message = await asyncio.to_thread(job.finish, out)
+    message = await to_thread(job.finish, out)
     await aemit(run_manager, message.response_metadata["smoothie"])
     return message

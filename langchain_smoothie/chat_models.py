@@ -18,7 +18,6 @@ all estimator logic lives in :class:`smoothie_core.Router`.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import uuid
@@ -61,7 +60,7 @@ from smoothie_core.defaults import (
 )
 from smoothie_core.embedders import default_embedder
 from smoothie_core.exceptions import AllCandidatesFailedError
-from smoothie_core.orchestration import CallPolicy
+from smoothie_core.orchestration import CallPolicy, to_thread
 from smoothie_core.scorers import Scorer, get_scorer
 
 __all__ = ["AllCandidatesFailedError", "SmoothieRouter"]
@@ -536,7 +535,7 @@ class SmoothieRouter(BaseChatModel):
                 chunk = _token_chunk(message, run_manager)
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             return ChatResult(generations=[ChatGeneration(message=message)])
-        decided = await asyncio.to_thread(_route.decide, self, input_text(messages))
+        decided = await to_thread(_route.decide, self, input_text(messages))
         chain = _route.Chain(self, messages, stop, run_manager, kwargs, decided)
         if not tokens or run_manager is None:
             return await chain.agenerate()
@@ -577,7 +576,7 @@ class SmoothieRouter(BaseChatModel):
             message = await _select.agenerate(self, messages, stop, manager, kwargs)
             yield ChatGenerationChunk(message=as_chunk(message))
             return
-        decided = await asyncio.to_thread(_route.decide, self, input_text(messages))
+        decided = await to_thread(_route.decide, self, input_text(messages))
         async for chunk in _route.Chain(self, messages, stop, manager, kwargs, decided).astream():
             yield chunk
 

@@ -8,7 +8,6 @@ concurrency, progress bar); empty answers count as failures; the router is fitte
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from llamaindex_smoothie._common import (
     grid_answers,
 )
 from smoothie_core.embedders import Embedder
-from smoothie_core.orchestration import acall_grid, call_grid
+from smoothie_core.orchestration import acall_grid, call_grid, to_thread
 from smoothie_core.router import CalibrationReport, Router
 
 #: The progress bar's label.
@@ -99,4 +98,4 @@ async def afit_router(
     errors: Sequence[Mapping[str, str]] | None = None,
 ) -> tuple[Router, CalibrationReport, Errors]:
     """:func:`fit_router` in a worker thread (embedding is CPU work)."""
-    return await asyncio.to_thread(fit_router, options, embedder, inputs, answers, errors)
+    return await to_thread(fit_router, options, embedder, inputs, answers, errors)

@@ -16,7 +16,6 @@ decision (a :class:`smoothie_core.Decision` as a dict) is in
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
@@ -82,6 +81,7 @@ from smoothie_core.orchestration import (
     call_each,
     call_first,
     fallback_order,
+    to_thread,
 )
 from smoothie_core.router import CalibrationReport, Decision, Router
 from smoothie_core.scorers import Scorer
@@ -600,12 +600,12 @@ class SmoothieLLM(LLM):
 
     async def _arespond(self, text: str, call: Callable[[str], Awaitable[R]]) -> R:
         if self.mode == "route":
-            decision, extra, order = await asyncio.to_thread(self._route, text)
+            decision, extra, order = await to_thread(self._route, text)
             name, response, errors = await acall_first(order, call, self._options().policy)
             meta = self._emit(text, self._rerouted(decision, name, errors, extra), extra)
             return _annotated(response, meta)
         out = await acall_each(list(self.llms), call, self._options().policy)
-        return await asyncio.to_thread(self._selected, text, out)
+        return await to_thread(self._selected, text, out)
 
     def _stream(
         self, text: str, call: Callable[[str], Generator[R, None, None]]
@@ -632,7 +632,7 @@ class SmoothieLLM(LLM):
         self, text: str, call: Callable[[str], Awaitable[AsyncGenerator[R, None]]]
     ) -> AsyncGenerator[R, None]:
         """Async :meth:`_stream`."""
-        decision, extra, order = await asyncio.to_thread(self._route, text)
+        decision, extra, order = await to_thread(self._route, text)
 
         async def open_stream(name: str) -> tuple[AsyncGenerator[R, None], R | None]:
             stream = await call(name)

@@ -11,7 +11,6 @@ bounded concurrency), like every other front door.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,7 +43,7 @@ from smoothie_core.defaults import (
     DEFAULT_TIMEOUT,
 )
 from smoothie_core.embedders import Embedder
-from smoothie_core.orchestration import CallResults, acall_each, call_each
+from smoothie_core.orchestration import CallResults, acall_each, call_each, to_thread
 from smoothie_core.router import Decision, Router
 from smoothie_core.scorers import Scorer
 
@@ -230,6 +229,6 @@ class SmoothieQueryEngine(BaseQueryEngine):
                 return await asettle_response(await self._engines[name].aquery(query_bundle))
 
             out = await acall_each(self._names, ask, self._options().policy)
-            response = await asyncio.to_thread(self._decide, query_bundle.query_str, out)
+            response = await to_thread(self._decide, query_bundle.query_str, out)
             query_event.on_end(payload={EventPayload.RESPONSE: response})
         return response

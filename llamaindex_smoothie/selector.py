@@ -10,7 +10,6 @@ selected; only that tool is then called (by ``RouterQueryEngine`` or ``RouterRet
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -56,6 +55,7 @@ from smoothie_core.defaults import (
 )
 from smoothie_core.embedders import Embedder, default_embedder
 from smoothie_core.exceptions import NotFittedError
+from smoothie_core.orchestration import to_thread
 from smoothie_core.router import CalibrationReport, Decision, Router
 from smoothie_core.scorers import Scorer
 
@@ -535,7 +535,7 @@ class SmoothieSelector(BaseSelector):
 
     async def _aselect(self, choices: Sequence[ToolMetadata], query: QueryBundle) -> SelectorResult:
         names = self._choice_names(choices)
-        decision = await asyncio.to_thread(self._route, query.query_str)
+        decision = await to_thread(self._route, query.query_str)
         return self._decide(names, decision, query.query_str)
 
     def __repr__(self) -> str:

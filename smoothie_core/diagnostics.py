@@ -55,7 +55,9 @@ True
 
 from __future__ import annotations
 
+import contextvars
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -69,6 +71,7 @@ from smoothie_core.triplet import sample_deltas
 __all__ = [
     "Reliability",
     "ReliabilityWarning",
+    "capture_warning_origin",
     "diagnose_deltas",
     "diagnose_outputs",
     "diagnose_scores",
@@ -379,3 +382,58 @@ def diagnose_outputs(
         candidate_names=candidate_names,
         pairwise=mean_pairwise_sq_distances(lam),
     )
+
+
+# ------------------------------------------------- where warnings point
+#: Modules whose frames a warning skips to point at the user's code.
+_LIBRARY_PREFIXES = (
+    "smoothie_core",
+    "langchain_smoothie",
+    "llamaindex_smoothie",
+    "langchain_core",
+    "langchain",
+    "langgraph",
+    "llama_index",
+    "pydantic",
+    "concurrent",
+    "threading",
+    "asyncio",
+    "contextvars",
+)
+
+
+_ORIGIN: contextvars.ContextVar[tuple[str, int, str] | None] = contextvars.ContextVar(
+    "smoothie_warning_origin", default=None
+)
+
+
+def capture_warning_origin() -> contextvars.Token[tuple[str, int, str] | None]:
+    """Remember the user's frame for warnings raised later in a worker thread.
+
+    Async front doors call this before ``asyncio.to_thread``: the thread's stack holds no
+    frame of the user's code, but the copied context carries this origin, so a
+    :class:`~smoothie_core.diagnostics.ReliabilityWarning` still points at the user's
+    ``await``. Returns the token for ``_ORIGIN.reset``.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = str(frame.f_globals.get("__name__", ""))
+        if not any(name == p or name.startswith(p + ".") for p in _LIBRARY_PREFIXES):
+            return _ORIGIN.set((frame.f_code.co_filename, frame.f_lineno, name))
+        frame = frame.f_back  # type: ignore[assignment]
+    return _ORIGIN.set(None)
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` for a warning raised in ``Router._maybe_warn`` so that it points
+    at the first frame outside this library and the frameworks around it (the user's call,
+    whatever front door and however deep it went); 1 if every frame is library code."""
+    frame = sys._getframe(2)  # the caller of _maybe_warn
+    level = 2
+    while frame is not None:
+        name = str(frame.f_globals.get("__name__", ""))
+        if not any(name == p or name.startswith(p + ".") for p in _LIBRARY_PREFIXES):
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return 1

@@ -157,7 +157,7 @@ class _StatsUDF:
         # (Router.select); complete rows are re-decided by the pool step for k > 1 / Global
         router = Router(names, embedder=prepared)
         for i in range(n):
-            d = router.select(str(inputs[i]), {c: answers[c][i] for c in names})
+            d = router.select(str(inputs[i]), {c: answers[c][i] for c in names}, update_pool=False)
             out["selected"][i] = d.selected
             out["text"][i] = answers[d.selected][i]
             out["weights"][i] = [d.weights.get(c, np.nan) for c in names]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["AllCandidatesFailedError", "NotFittedError", "StateFileError"]
+__all__ = ["AllCandidatesFailedError", "EmptyAnswerError", "NotFittedError", "StateFileError"]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -28,6 +28,17 @@ class NotFittedError(ValueError, AttributeError):
 
 class StateFileError(ValueError):
     """Raised when a saved state file is missing, truncated, tampered with or too new."""
+
+
+class EmptyAnswerError(ValueError):
+    """A candidate answered with empty or whitespace-only text: it counts as failed.
+
+    Every front door records it the same way, ``"EmptyAnswerError: the answer is empty
+    or whitespace only"`` (``str(EmptyAnswerError())`` after the class name).
+    """
+
+    def __init__(self, message: str = "the answer is empty or whitespace only") -> None:
+        super().__init__(message)
 
 
 class AllCandidatesFailedError(RuntimeError, ValueError):

@@ -65,6 +65,7 @@ __all__ = [
     "call_grid",
     "describe_error",
     "fallback_order",
+    "to_thread",
 ]
 
 T = TypeVar("T")
@@ -394,6 +395,22 @@ async def acall_grid(
 
 
 # -------------------------------------------------------------------- helpers
+async def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """:func:`asyncio.to_thread` that keeps library warnings pointing at the caller.
+
+    The worker thread's stack holds no frame of the user's code; the caller's frame is
+    captured first (:func:`smoothie_core.diagnostics.capture_warning_origin`) and travels
+    in the copied context, so a warning raised in the thread points at the user's ``await``.
+    """
+    from smoothie_core.diagnostics import _ORIGIN, capture_warning_origin
+
+    token = capture_warning_origin()
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    finally:
+        _ORIGIN.reset(token)
+
+
 def _bar(total: int, desc: str, progress: bool) -> Any:
     from tqdm import tqdm  # not tqdm.auto: it warns in notebooks without ipywidgets
 

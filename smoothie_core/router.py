@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -50,10 +49,20 @@ from smoothie_core.defaults import (
     DEFAULT_N_NEIGHBORS,
     DEFAULT_UPDATE_POOL,
 )
-from smoothie_core.diagnostics import Reliability, ReliabilityWarning
+from smoothie_core.diagnostics import (
+    _ORIGIN,
+    Reliability,
+    ReliabilityWarning,
+    _user_stacklevel,
+)
 from smoothie_core.embedders import Embedder, default_embedder
 from smoothie_core.estimator import Smoothie
-from smoothie_core.exceptions import AllCandidatesFailedError, NotFittedError, StateFileError
+from smoothie_core.exceptions import (
+    AllCandidatesFailedError,
+    EmptyAnswerError,
+    NotFittedError,
+    StateFileError,
+)
 from smoothie_core.scorers import (
     CoverageScorer,
     Scorer,
@@ -63,7 +72,13 @@ from smoothie_core.scorers import (
 )
 from smoothie_core.triplet import select_best
 
-__all__ = ["Router", "Decision", "CalibrationReport", "WARN_BELOW", "resolve_n_neighbors"]
+__all__ = [
+    "CalibrationReport",
+    "Decision",
+    "Router",
+    "WARN_BELOW",
+    "resolve_n_neighbors",
+]
 
 Mode = Literal["select", "route"]
 Signal = Literal["smoothie", "coverage"]
@@ -71,8 +86,8 @@ Signal = Literal["smoothie", "coverage"]
 #: A router warns (once) when a fit or decision has a reliability score below this.
 WARN_BELOW = 0.5
 
-#: Why a candidate with an empty answer counts as failed.
-EMPTY_ANSWER = "EmptyAnswerError: the answer is empty or whitespace only"
+#: Why a candidate with an empty answer counts as failed (every front door records this).
+EMPTY_ANSWER = f"EmptyAnswerError: {EmptyAnswerError()}"
 
 _KEEP: Any = object()
 
@@ -642,6 +657,13 @@ class Router:
         vectors). ``n_neighbors``, ``default``, ``abstain_below`` and ``max_pool_size``
         override the saved values when given.
         """
+        # the caller's overrides are the caller's values: check them as such first
+        if n_neighbors is not _KEEP:
+            check_n_neighbors_option(n_neighbors)
+        if abstain_below is not _KEEP and abstain_below is not None:
+            Router(["_a", "_b", "_c"], scorer="consensus", abstain_below=abstain_below)
+        if max_pool_size is not _KEEP:
+            Router(["_a", "_b", "_c"], scorer="consensus", max_pool_size=max_pool_size)
         est = Smoothie.load(path)
         meta = getattr(est, "metadata_", {})
         if meta.get("kind") != "smoothie_core.Router":
@@ -739,15 +761,21 @@ class Router:
                 return
             self._warned = True
         why = rep.reasons[0] if rep.reasons else "see Decision.diagnostics"
-        stacklevel = max(stacklevel, _user_stacklevel())
-        warnings.warn(
+        message = (
             f"Smoothie's {what} has low reliability ({rep.score:.2f} < {WARN_BELOW}): {why} "
             "Declare a trusted `default=` and set `abstain_below=0.5` on the Router to fall "
             "back to it automatically; each Decision carries `reliability` and `diagnostics`. "
-            "(This warning is shown once per router.)",
-            ReliabilityWarning,
-            stacklevel=stacklevel,
+            "(This warning is shown once per router.)"
         )
+        level = _user_stacklevel()
+        origin = _ORIGIN.get()
+        if level == 1 and origin is not None:  # a worker thread: the captured user frame
+            filename, lineno, module = origin
+            warnings.warn_explicit(
+                message, ReliabilityWarning, filename, lineno, module=module, registry={}
+            )
+            return
+        warnings.warn(message, ReliabilityWarning, stacklevel=max(stacklevel, level))
 
     def _fallback_few(
         self, text: str, present: list[str], failed: list[str], errs: dict[str, str]
@@ -779,38 +807,6 @@ class Router:
             fallback=why,
             errors=errs,
         )
-
-
-#: Modules whose frames a warning skips to point at the user's code.
-_LIBRARY_PREFIXES = (
-    "smoothie_core",
-    "langchain_smoothie",
-    "llamaindex_smoothie",
-    "langchain_core",
-    "langchain",
-    "langgraph",
-    "llama_index",
-    "pydantic",
-    "concurrent",
-    "threading",
-    "asyncio",
-    "contextvars",
-)
-
-
-def _user_stacklevel() -> int:
-    """``stacklevel`` for a warning raised in :meth:`Router._maybe_warn` so that it points
-    at the first frame outside this library and the frameworks around it (the user's call,
-    whatever front door and however deep it went); 1 if every frame is library code."""
-    frame = sys._getframe(2)  # the caller of _maybe_warn
-    level = 2
-    while frame is not None:
-        name = str(frame.f_globals.get("__name__", ""))
-        if not any(name == p or name.startswith(p + ".") for p in _LIBRARY_PREFIXES):
-            return level
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return 1
 
 
 def _answer(value: Any) -> str | None:

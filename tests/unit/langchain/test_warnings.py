@@ -67,12 +67,6 @@ def test_reliability_warning_points_at_the_caller(path: str) -> None:
     _check(CALLS[path])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="async paths score in a worker thread (asyncio.to_thread keeps embedding off the "
-    "event loop), whose stack holds no frame of the caller; the warning would have to be "
-    "raised after the await (see the langchain branch report)",
-)
 @pytest.mark.parametrize("path", list(ASYNC_CALLS))
 def test_reliability_warning_points_at_the_async_caller(path: str) -> None:
     _check(ASYNC_CALLS[path])
