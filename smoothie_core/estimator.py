@@ -574,15 +574,17 @@ class Smoothie:
         inputs = arrays.get("input_embeddings")
         problems = []
         m = len(names) if isinstance(names, list) else -1
-        if stats.dtype != np.float64 or stats.ndim != 2:
-            problems.append(f"{key} has dtype {stats.dtype} and shape {stats.shape}")
-        else:
-            try:
-                statistic.check_rows(stats, m)
-            except ValueError as err:
-                problems.append(f"{key}: {err}")
+        if stats.dtype != np.float64 or stats.ndim != 2:  # the checks below index its rows
+            raise StateFileError(
+                f"{where} is not a valid Smoothie state: {key} has dtype {stats.dtype} and shape "
+                f"{stats.shape}; expected float64 of shape (n_samples, n_candidates)."
+            )
+        try:
+            statistic.check_rows(stats, m)
+        except ValueError as err:
+            problems.append(f"{key}: {err}")
         if not isinstance(names, list) or m < 2:
-            problems.append(f"candidate_names {names!r} is invalid")
+            problems.append(f"candidate_names {repr(names)[:200]} is invalid")
         if header.get("n_samples") != stats.shape[0]:
             problems.append(f"n_samples {header.get('n_samples')} != {stats.shape[0]} rows")
         if inputs is not None and (
