@@ -1,18 +1,30 @@
 """``smoothie select``: test-time selection over files of generations (select mode).
 
-Formats (JSON Lines, one object per line, line ``i`` of every file = input ``i``)::
+Formats (UTF-8 JSON Lines, one object per line, line ``i`` of every file = input ``i``)::
 
     inputs.jsonl      {"input": "What is 2+2?"}            (key: --input-key, default "input")
     model-a.jsonl     {"output": "4"}                       (key: --text-key, default "output")
                       {"output": null}                      (null = this candidate failed)
     out.jsonl         {"index": 0, "input": ..., "selected": "model-a", "text": "4",
-                       "weights": {"model-a": 0.4, ...}, "failed": [], "fallback": null,
+                       "weights": {"model-a": 0.4, ...}, "failed": ["model-c"],
+                       "errors": {"model-c": "no answer (null)"}, "fallback": null,
                        "n_neighbors": 1}
 
 A candidate's name is its file stem (``model-a``) unless ``--names`` gives them.
 ``--k 1`` (default) scores each input's answers on their own; ``--k K`` averages the
 statistics of the ``K`` nearest inputs of the batch (Smoothie-Local at test time,
 inputs with every answer only; the others are scored on their own).
+
+A null, empty or whitespace-only answer counts as failed (listed in ``failed``, with the
+reason in ``errors``). An input on which every candidate failed is written with
+``"selected": null``, ``"text": null``, no weights, ``n_neighbors`` 0 and the reason in
+``fallback``; the other inputs are unaffected.
+
+``--out`` is replaced atomically (a unique temporary file in its folder, then a rename;
+permissions 0600; through a symbolic link, the link itself is replaced) and may not be
+one of the input files. ``--out -`` writes the JSON lines to standard output (the summary
+then goes to standard error), as do a FIFO, a terminal or ``/dev/stdout``, which are
+written in place.
 """
 
 from __future__ import annotations
@@ -32,21 +44,43 @@ from numpy.typing import NDArray
 __all__ = ["register", "run", "read_jsonl_texts"]
 
 
+def _decode(p: Path, raw: bytes) -> str:
+    """``raw`` as UTF-8 (a leading byte-order mark is dropped); errors name the line."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ValueError(
+            f"{p}:{line}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column {col}); "
+            "expected UTF-8 JSON Lines, one JSON object per line. Re-encode the file as "
+            "UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def read_jsonl_texts(
     path: str | os.PathLike[str], key: str, *, allow_null: bool
 ) -> list[str | None]:
     """Read the string under ``key`` from every line of a JSON Lines file.
 
+    The file must be UTF-8. Lines end at ``"\n"`` (a ``"\r"`` before it is dropped);
+    characters such as U+2028 or U+0085 inside a JSON string are text, not line ends.
     Raises ``ValueError`` naming the file and 1-based line number of the first bad line.
     """
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{p} is a directory; expected a JSON Lines file.")
     if not p.is_file():
         raise FileNotFoundError(f"{p} does not exist; expected a JSON Lines file.")
-    out: list[str | None] = []
-    with p.open(encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        raise ValueError(f"{p}: cannot read it ({err.strerror or err}).") from err
+    lines = [line.removesuffix("\r") for line in _decode(p, raw).split("\n")]
     while lines and not lines[-1].strip():
         lines.pop()  # trailing blank lines
+    out: list[str | None] = []
     for lineno, line in enumerate(lines, start=1):
         where = f"{p}:{lineno}"
         if not line.strip():
@@ -58,6 +92,8 @@ def read_jsonl_texts(
                 f"{where}: not valid JSON ({err.msg} at column {err.colno}); expected one JSON "
                 f'object per line like {{{json.dumps(key)}: "..."}}.'
             ) from err
+        except RecursionError:
+            raise ValueError(f"{where}: JSON nested too deeply; expected a flat object.") from None
         if not isinstance(row, dict) or key not in row:
             got = sorted(row) if isinstance(row, dict) else type(row).__name__
             raise ValueError(
@@ -93,7 +129,12 @@ def register(sub: Any) -> None:
         help="one JSON Lines file per candidate (>= 3)",
     )
     p.add_argument("--names", help="comma-separated candidate names (default: the file stems)")
-    p.add_argument("--out", required=True, type=Path, help="JSON Lines file to write")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="JSON Lines file to write (replaced atomically, mode 0600; '-' = standard output)",
+    )
     p.add_argument(
         "--k",
         type=int,
@@ -131,12 +172,30 @@ class _Prepared:
         return np.asarray(self.source.instructions(list(texts)), dtype=np.float32)
 
 
+#: Why a candidate counts as failed on an input.
+NO_ANSWER = "no answer (null)"
+EMPTY_ANSWER = "empty answer (only whitespace)"
+ALL_FAILED = "every candidate failed on this input (null or empty answers): nothing to select"
+
+
+def _failures(
+    names: list[str], answers: dict[str, list[str | None]], n: int
+) -> list[dict[str, str]]:
+    """Per input, the failed candidates and why; empty answers are set to None in place."""
+    errors: list[dict[str, str]] = [{} for _ in range(n)]
+    for name in names:
+        col = answers[name]
+        for i, text in enumerate(col):
+            if text is None:
+                errors[i][name] = NO_ANSWER
+            elif not text.strip():
+                errors[i][name] = EMPTY_ANSWER
+                col[i] = None
+    return errors
+
+
 def run(args: argparse.Namespace) -> int:
-    from smoothie_core.embedders import CachedEmbedder, Embedder, load_embedder
-    from smoothie_core.estimator import Smoothie
-    from smoothie_core.evaluation.embeddings import TextEmbeddings
-    from smoothie_core.router import Decision, Router
-    from smoothie_core.triplet import select_best
+    from smoothie_core import _io
 
     start = time.perf_counter()
     if args.k < 1:
@@ -159,6 +218,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"candidate names must be distinct; got {names}. Rename the files or pass --names."
         )
+    read_by_us = [args.inputs, *args.candidates]
+    try:  # before any work: a bad --out must not cost the whole embedding
+        target = _io.resolve_output(args.out, inputs=read_by_us, dash_means_stdout=True)
+    except OSError as err:
+        raise ValueError(f"cannot write --out {args.out}: {err}") from err
     inputs = [str(t) for t in read_jsonl_texts(args.inputs, args.input_key, allow_null=False)]
     answers: dict[str, list[str | None]] = {}
     for name, path in zip(names, args.candidates, strict=True):
@@ -171,15 +235,60 @@ def run(args: argparse.Namespace) -> int:
         answers[name] = texts
     if not inputs:
         raise ValueError(f"{args.inputs} holds no input.")
-    if getattr(args, "engine", "local") == "ray":
+    errors = _failures(names, answers, len(inputs))
+    # inputs where some candidate answered go to the engine; the others are recorded as failed
+    live = [i for i in range(len(inputs)) if len(errors[i]) < len(names)]
+    live_inputs = [inputs[i] for i in live]
+    live_answers = {n: [answers[n][i] for i in live] for n in names}
+    found: list[Any] = []
+    if live and getattr(args, "engine", "local") == "ray":
         from smoothie_core.distributed import decisions_ray
         from smoothie_core.embedders import default_cache_dir
 
         cache = None if args.no_cache else str(args.cache_dir or default_cache_dir())
-        on_ray = decisions_ray(
-            inputs, answers, n_neighbors=args.k, embedder=args.embedder, cache_dir=cache
+        found = decisions_ray(
+            live_inputs, live_answers, n_neighbors=args.k, embedder=args.embedder, cache_dir=cache
         )
-        return _write(args, inputs, names, answers, on_ray, start)
+    elif live:
+        found = _decide_local(args, names, live_inputs, live_answers)
+    decisions: list[Any] = [None] * len(inputs)
+    for i, d in zip(live, found, strict=True):
+        decisions[i] = d
+    records = [
+        _record(i, inputs[i], names, answers, errors[i], decisions[i]) for i in range(len(inputs))
+    ]
+    try:
+        _write(args, read_by_us, records)
+    except OSError as err:
+        raise ValueError(f"cannot write --out {args.out}: {err}") from err
+    counts = dict.fromkeys(names, 0)
+    for r in records:
+        if r["selected"] is not None:
+            counts[r["selected"]] += 1
+    # with the JSON lines on stdout (--out -, /dev/stdout, a pipe), the summary goes to stderr
+    report = sys.stderr if target.kind != "file" else sys.stdout
+    print(f"selected per candidate: {counts}", file=report)
+    n_failed = len(inputs) - len(live)
+    if n_failed:
+        print(f"{n_failed} input(s) had no usable answer (recorded as failed)", file=report)
+    shown = "standard output" if target.kind == "stdout" else str(args.out)
+    print(f"wrote {len(records)} lines to {shown}", file=report)
+    print(f"total time: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _decide_local(
+    args: argparse.Namespace,
+    names: list[str],
+    inputs: list[str],
+    answers: dict[str, list[str | None]],
+) -> list[Any]:
+    from smoothie_core.embedders import CachedEmbedder, Embedder, load_embedder
+    from smoothie_core.estimator import Smoothie
+    from smoothie_core.evaluation.embeddings import TextEmbeddings
+    from smoothie_core.router import Decision, Router
+    from smoothie_core.triplet import select_best
+
     base: Embedder = load_embedder(args.embedder)
     if not args.no_cache:
         base = CachedEmbedder(base, args.cache_dir)
@@ -203,37 +312,53 @@ def run(args: argparse.Namespace) -> int:
                 mode="select",
                 n_neighbors=k,
             )
-    return _write(args, inputs, names, answers, decisions, start)
+    return decisions
+
+
+def _record(
+    index: int,
+    text: str,
+    names: list[str],
+    answers: dict[str, list[str | None]],
+    errors: dict[str, str],
+    decision: Any,
+) -> dict[str, Any]:
+    failed = [n for n in names if n in errors]
+    if decision is None:  # every candidate failed
+        selected, weights, fallback, n_neighbors = None, {}, ALL_FAILED, 0
+    else:
+        selected, weights = decision.selected, decision.weights
+        fallback, n_neighbors = decision.fallback, decision.n_neighbors
+    return {
+        "index": index,
+        "input": text,
+        "selected": selected,
+        "text": None if selected is None else answers[selected][index],
+        "weights": weights,
+        "failed": failed,
+        "errors": {n: errors[n] for n in failed},
+        "fallback": fallback,
+        "n_neighbors": n_neighbors,
+    }
 
 
 def _write(
     args: argparse.Namespace,
-    inputs: list[str],
-    names: list[str],
-    answers: dict[str, list[str | None]],
-    decisions: Sequence[Any],
-    start: float,
-) -> int:
-    rows = [{n: answers[n][i] for n in names} for i in range(len(inputs))]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    counts = dict.fromkeys(names, 0)
-    with tmp.open("w", encoding="utf-8") as fh:
-        for i, d in enumerate(decisions):
-            counts[d.selected] += 1
-            record = {
-                "index": i,
-                "input": inputs[i],
-                "selected": d.selected,
-                "text": rows[i][d.selected],
-                "weights": d.weights,
-                "failed": d.failed,
-                "fallback": d.fallback,
-                "n_neighbors": d.n_neighbors,
-            }
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(args.out)
-    print(f"selected per candidate: {counts}")
-    print(f"wrote {len(decisions)} lines to {args.out}")
-    print(f"total time: {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    return 0
+    inputs: Sequence[Path],
+    records: Sequence[dict[str, Any]],
+) -> None:
+    from smoothie_core import _io
+
+    with _io.open_output(args.out, inputs=inputs, dash_means_stdout=True) as fh:
+        for record in records:
+            fh.write(_json_line(record))
+
+
+#: Characters valid raw in a JSON string that ``str.splitlines`` (and some editors) treat
+#: as line ends; written escaped so that any reader sees one record per line.
+_LINE_ENDS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    """One output line: UTF-8 JSON, no NaN, U+0085/U+2028/U+2029 escaped."""
+    return json.dumps(record, ensure_ascii=False, allow_nan=False).translate(_LINE_ENDS) + "\n"
