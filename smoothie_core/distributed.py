@@ -217,7 +217,11 @@ class _DecideUDF:
             selected = np.array(out["selected"], copy=True)
             text = np.array(out["text"], copy=True)
             n_nb = np.array(out["n_neighbors"], copy=True)
-            fallback = np.array(out["fallback"], copy=True)
+            # an all-None column comes back from Arrow as float NaN: rebuild it as str/None
+            # (else NaN reaches the output, and Ray's sort fails to unify string and float)
+            fallback = np.array(
+                [v if isinstance(v, str) else None for v in out["fallback"]], dtype=object
+            )
             for r, w in zip(rows, weights, strict=True):
                 best = self.names[int(select_best(w))]
                 selected[r] = best
@@ -504,6 +508,8 @@ def decisions_ray(
     for row in out.iter_rows():
         w = np.asarray(row["weights"], dtype=np.float64)
         failed = [n for n, x in zip(names, w, strict=True) if np.isnan(x)]
+        # Ray Data turns a block's all-None object column into NaN: None is the only non-str
+        fallback = row["fallback"] if isinstance(row["fallback"], str) else None
         decisions.append(
             Decision(
                 selected=str(row["selected"]),
@@ -511,7 +517,7 @@ def decisions_ray(
                 mode="select",
                 failed=failed,
                 n_neighbors=int(row["n_neighbors"]),
-                fallback=row["fallback"],
+                fallback=fallback,
                 errors=dict.fromkeys(failed, "no answer"),
             )
         )

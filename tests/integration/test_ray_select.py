@@ -183,3 +183,32 @@ def test_select_ray_errors(ray_local: Any, tmp_path: Path) -> None:
     bad.write_text('{"input": "a"}\n{oops\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:2: not valid JSON"):
         select_ray(str(bad), NAMES)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_cli_engines_write_byte_identical_files(ray_local: Any, tmp_path: Path, k: int) -> None:
+    # more rows than one Ray batch (256): a batch whose every fallback is None came back as
+    # NaN and was written as `"fallback": NaN` (not JSON); plus an all-failed line and empty
+    # answers, which both engines must record the same way
+    rows = _rows(n=300, seed=3)
+    for row in rows[256:]:  # no fallback in the second batch, so Ray sees an all-None column
+        if len({row[n] for n in NAMES}) == 1:
+            row["noisy"] += " and more"
+    rows[10].update(good=None, fair=None, poor=None, noisy=None)
+    rows[20].update(good="", fair="  ")
+    _cli(rows, tmp_path, k=k)
+    _cli(rows, tmp_path, k=k, engine="ray")
+    local = (tmp_path / f"out_k{k}_local.jsonl").read_bytes()
+    on_ray = (tmp_path / f"out_k{k}_ray.jsonl").read_bytes()
+    for raw in (local, on_ray):
+        lines = raw.decode("utf-8").split("\n")
+        assert lines[-1] == ""
+        parsed = [json.loads(line, parse_constant=_no_constant) for line in lines[:-1]]
+        assert len(parsed) == 300
+        assert parsed[10]["selected"] is None
+        assert parsed[20]["failed"] == ["good", "fair"]
+    assert on_ray == local
