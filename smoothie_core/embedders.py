@@ -8,10 +8,12 @@ the embedder's identifier and a hash of the text.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import re
 import sqlite3
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -202,7 +204,27 @@ class CachedEmbedder:
     """Wrap an embedder with an on-disk cache (SQLite, keyed by embedder id + text sha256).
 
     Only texts not in the cache are embedded; duplicates within a call are embedded
-    once. ``misses`` counts texts embedded, ``hits`` texts served from the cache. Safe to share between threads and processes (SQLite transactions).
+    once. ``misses`` counts texts embedded, ``hits`` texts served from the cache and
+    ``rejected`` cached vectors found invalid (and recomputed). Safe to share between
+    threads (one SQLite connection per thread; counters under a lock) and processes
+    (SQLite transactions).
+
+    The cache never makes :meth:`embed` fail or return a wrong vector:
+
+    * A cache that cannot be used (a damaged or foreign file, a folder that cannot be
+      created) is skipped: texts are embedded as if there were no cache, with one
+      :class:`RuntimeWarning`. A read-only cache is still read; new vectors are not
+      stored (one warning).
+    * Every cached vector is checked before it is returned: its stored size must match
+      its dimension and the wrapped embedder's (``dim`` when it is a plain attribute, or
+      the vectors the embedder computed), its values must be finite, and it must have
+      unit norm (within 1e-3) when the embedder normalises (``normalize=True``, or
+      :class:`HashingEmbedder`), which also rules out zero vectors. An invalid vector is
+      recomputed and replaced (one warning). When the dimension is unknown (a model not
+      loaded yet) and every text is cached, the vectors of one call must agree with
+      each other and with earlier calls.
+    * ``embed([])`` returns what the wrapped embedder returns for no texts, shape
+      ``(0, dim)``; when ``dim`` is a plain attribute the embedder is not called.
 
     Examples
     --------
@@ -213,22 +235,32 @@ class CachedEmbedder:
     (2, 0)
     >>> bool((cached.embed(["y"]) == a[1]).all()), cached.hits
     (True, 1)
+    >>> cached.embed([]).shape
+    (0, 8)
     """
 
     def __init__(self, embedder: Embedder, cache_dir: str | os.PathLike[str] | None = None) -> None:
         self.embedder = embedder
         self.id = embedder.id
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.cache_dir / "embeddings.sqlite3"
         self.hits = 0
         self.misses = 0
+        self.rejected = 0
         self._local = threading.local()
-        with self._connect() as con:
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)"
-            )
+        self._lock = threading.Lock()
+        self._dim: int | None = _plain_dim(embedder)  # the wrapped embedder's, when known
+        self._seen_dim: int | None = None  # agreed on by cached vectors, while _dim is None
+        self._unit = getattr(embedder, "normalize", None) is True or isinstance(
+            embedder, HashingEmbedder
+        )
+        self._read = self._write = True
+        self._warned: set[str] = set()
+        problem = self._open()
+        if problem:
+            self._degrade(problem, stacklevel=3)
 
+    # ------------------------------------------------------------------ the cache file
     def _connect(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None:
@@ -236,42 +268,180 @@ class CachedEmbedder:
             self._local.con = con
         return con
 
+    def _open(self) -> str | None:
+        """Create the table; returns a problem to warn about (and disables what fails)."""
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            con = self._connect()
+            with con:
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)"
+                )
+        except (sqlite3.Error, OSError) as err:
+            try:  # a read-only cache can still serve vectors
+                self._connect().execute("SELECT key, dim, vec FROM emb LIMIT 1").fetchall()
+            except (sqlite3.Error, OSError):
+                self._read = self._write = False
+                return f"cannot be used ({type(err).__name__}: {err}); embedding without it"
+            self._write = False
+            return f"is read-only ({err}); cached vectors are used, new ones are not stored"
+        return None
+
+    def _degrade(self, problem: str, *, stacklevel: int) -> None:
+        """Warn once per kind of problem (its first word), ``stacklevel`` frames up."""
+        kind = problem.split(" ", 1)[0]
+        with self._lock:
+            if kind in self._warned:
+                return
+            self._warned.add(kind)
+        warnings.warn(
+            f"The embedding cache {str(self.path)!r} {problem}.",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.id}\x00{text}".encode()).hexdigest()
 
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        items = _check_texts(texts)
-        keys = [self._key(t) for t in items]
-        found: dict[str, NDArray[np.float32]] = {}
-        con = self._connect()
-        unique_keys = list(dict.fromkeys(keys))
-        for start in range(0, len(unique_keys), 900):  # SQLite's variable limit
-            chunk = unique_keys[start : start + 900]
-            rows = con.execute(
-                f"SELECT key, dim, vec FROM emb WHERE key IN ({','.join('?' * len(chunk))})", chunk
-            ).fetchall()
-            for key, dim, blob in rows:
-                found[key] = np.frombuffer(blob, dtype=np.float32).reshape(dim)
-        todo = {k: t for k, t in zip(keys, items, strict=True) if k not in found}
-        self.hits += sum(1 for k in keys if k in found)
-        if todo:
-            new = self.embedder.embed(list(todo.values()))
-            self.misses += len(todo)
+    def _lookup(self, keys: list[str]) -> tuple[dict[str, tuple[object, object]], str | None]:
+        rows: dict[str, tuple[object, object]] = {}
+        if not self._read or not keys:
+            return rows, None
+        try:
+            con = self._connect()
+            for start in range(0, len(keys), 900):  # SQLite's variable limit
+                chunk = keys[start : start + 900]
+                # CAST: a tampered TEXT value must not fail the whole query on decoding
+                found = con.execute(
+                    "SELECT key, dim, typeof(vec), CAST(vec AS BLOB) FROM emb WHERE key IN "
+                    f"({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                rows.update(
+                    (key, (dim, vec if kind == "blob" else None)) for key, dim, kind, vec in found
+                )
+        except (sqlite3.Error, OSError) as err:
+            self._read = self._write = False
+            return {}, f"cannot be used ({type(err).__name__}: {err}); embedding without it"
+        return rows, None
+
+    def _store(self, vectors: dict[str, NDArray[np.float32]]) -> str | None:
+        if not self._write or not vectors:
+            return None
+        try:
+            con = self._connect()
             with con:
                 con.executemany(
                     "INSERT OR REPLACE INTO emb (key, dim, vec) VALUES (?, ?, ?)",
-                    [
-                        (k, int(v.shape[0]), np.ascontiguousarray(v, dtype=np.float32).tobytes())
-                        for k, v in zip(todo, new, strict=True)
-                    ],
+                    [(k, int(v.shape[0]), v.tobytes()) for k, v in vectors.items()],
                 )
-            found.update(zip(todo, np.asarray(new, dtype=np.float32), strict=True))
+        except (sqlite3.Error, OSError) as err:
+            self._write = False
+            return f"is read-only ({err}); cached vectors are used, new ones are not stored"
+        return None
+
+    def _check(self, dim: object, blob: object) -> NDArray[np.float32] | None:
+        """The cached vector, or None when it cannot be what the embedder returned."""
+        if type(dim) is not int or dim < 1 or not isinstance(blob, bytes):
+            return None
+        if len(blob) != 4 * dim or (self._dim is not None and dim != self._dim):
+            return None
+        vec = np.frombuffer(blob, dtype=np.float32)
+        if not np.isfinite(vec).all():
+            return None
+        if self._unit and abs(float(np.linalg.norm(vec.astype(np.float64))) - 1.0) > 1e-3:
+            return None
+        return vec
+
+    # ------------------------------------------------------------------------- embed
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed ``texts`` (float32, ``(len(texts), dim)``), from the cache where valid."""
+        items = _check_texts(texts)
         if not items:
-            return np.empty((0, 0), dtype=np.float32)
+            return self._empty()
+        keys = [self._key(t) for t in items]
+        unique = dict(zip(keys, items, strict=True))
+        stored, problem = self._lookup(list(unique))
+        if problem:
+            self._degrade(problem, stacklevel=3)
+        found: dict[str, NDArray[np.float32]] = {}
+        bad = 0
+        for key, (dim, blob) in stored.items():
+            vec = self._check(dim, blob)
+            if vec is None:
+                bad += 1
+            else:
+                found[key] = vec
+        dims = {v.shape[0] for v in found.values()}
+        with self._lock:
+            if self._dim is None and self._seen_dim is not None:
+                dims.add(self._seen_dim)
+        if len(dims) > 1:  # cached vectors disagree: none can be trusted
+            bad += len(found)
+            found = {}
+        todo = {k: t for k, t in unique.items() if k not in found}
+        new: dict[str, NDArray[np.float32]] = {}
+        if todo:
+            new = self._compute(todo)
+            dim = next(iter(new.values())).shape[0]
+            wrong = [k for k, v in found.items() if v.shape[0] != dim]
+            if wrong:  # cached vectors of another size than the embedder's
+                bad += len(wrong)
+                new.update(self._compute({k: unique[k] for k in wrong}))
+                for k in wrong:
+                    del found[k]
+        elif found and self._dim is None:
+            with self._lock:
+                self._seen_dim = next(iter(found.values())).shape[0]
+        if bad:
+            self._degrade(
+                f"holds {bad} invalid vector(s) (wrong size, NaN/inf, or not unit norm); "
+                "they were recomputed and replaced",
+                stacklevel=3,
+            )
+        problem = self._store(new)
+        if problem:
+            self._degrade(problem, stacklevel=3)
+        found.update(new)
+        with self._lock:
+            self.hits += sum(1 for k in keys if k not in new)
+            self.misses += len(new)
+            self.rejected += bad
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def _compute(self, todo: dict[str, str]) -> dict[str, NDArray[np.float32]]:
+        vectors = np.asarray(self.embedder.embed(list(todo.values())), dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(todo) or vectors.shape[1] < 1:
+            raise ValueError(
+                f"{self.embedder!r}.embed returned shape {vectors.shape} for {len(todo)} texts; "
+                f"expected ({len(todo)}, dim)."
+            )
+        with self._lock:
+            self._dim = int(vectors.shape[1])
+        return {k: np.ascontiguousarray(v) for k, v in zip(todo, vectors, strict=True)}
+
+    def _empty(self) -> NDArray[np.float32]:
+        if self._dim is not None:
+            return np.empty((0, self._dim), dtype=np.float32)
+        out = np.asarray(self.embedder.embed([]), dtype=np.float32)
+        if out.ndim == 2 and out.shape[0] == 0:
+            with self._lock:
+                if out.shape[1] > 0:
+                    self._dim = int(out.shape[1])
+            return out
+        return np.empty((0, 0), dtype=np.float32)  # the embedder gave no dimension
 
     def __repr__(self) -> str:
         return f"CachedEmbedder({self.embedder!r}, cache_dir={str(self.cache_dir)!r})"
+
+
+def _plain_dim(embedder: Embedder) -> int | None:
+    """``embedder.dim`` if it is a plain attribute (reading a property may load a model)."""
+    attr = inspect.getattr_static(embedder, "dim", None)
+    if attr is None or isinstance(attr, property) or callable(attr):
+        return None
+    value = getattr(embedder, "dim", None)
+    return value if type(value) is int and value > 0 else None
 
 
 def default_embedder(**kwargs: Any) -> SentenceTransformerEmbedder:

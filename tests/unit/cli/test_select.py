@@ -398,3 +398,12 @@ def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     inputs.write_bytes(b"\xef\xbb\xbf" + inputs.read_bytes())
     assert _run(tmp_path, inputs, cands) == 0
     assert _read(tmp_path)[0]["input"] == QUESTIONS[0]
+
+
+def test_damaged_embedding_cache_is_not_a_traceback(tmp_path: Path) -> None:
+    inputs, cands = _files(tmp_path)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "embeddings.sqlite3").write_bytes(b"\x00garbage" * 64)
+    with pytest.warns(RuntimeWarning, match="embedding cache .* cannot be used"):
+        assert _run(tmp_path, inputs, cands) == 0
+    assert len(_read(tmp_path)) == 4
