@@ -526,7 +526,10 @@ class Smoothie:
         """Save the fitted state to ``path`` (``.npz`` + JSON header, no pickle, atomic).
 
         ``metadata`` (JSON-serialisable) is stored in the header and comes back as
-        ``metadata_`` after :meth:`load`. A failed save leaves any previous file intact.
+        ``metadata_`` after :meth:`load`. A failed or interrupted save leaves any previous
+        file intact. The file gets mode 0600 (also when it replaces a file with other
+        permissions); saving through a symbolic link replaces the link itself. See
+        :mod:`smoothie_core._io` for the rules every written file follows.
         """
         self._require_fitted()
         stat = self._stat()
@@ -551,7 +554,12 @@ class Smoothie:
     def load(
         cls, path: str | os.PathLike[str], *, neighbor_index: IndexFactory | None = None
     ) -> Smoothie:
-        """Load a state written by :meth:`save`; validates format, version and shapes."""
+        """Load a state written by :meth:`save`; validates format, version and shapes.
+
+        Any malformed file raises :class:`~smoothie_core.exceptions.StateFileError`
+        naming the file and the problem (sizes are checked before anything is
+        allocated); an unreadable one raises :class:`PermissionError`.
+        """
         header, arrays = _io.load_arrays(path, _FORMAT, max(_READABLE_VERSIONS))
         where = repr(str(path))
         try:

@@ -623,7 +623,8 @@ class Router:
 
     # ------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Save the calibrated/pooled state (no pickle; atomic). See :meth:`Router.load`."""
+        """Save the calibrated/pooled state (no pickle; atomic; mode 0600; a symbolic link
+        is replaced itself, as by :meth:`Smoothie.save`). See :meth:`Router.load`."""
         with self._lock:
             est = self._require_calibrated()
             meta = {

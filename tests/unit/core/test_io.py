@@ -286,3 +286,21 @@ def test_dev_stdout_is_a_stream_not_replaced(tmp_path: Path) -> None:
         if was_link and not os.path.islink("/dev/stdout"):  # pragma: no cover
             os.unlink("/dev/stdout")
             os.symlink("/proc/self/fd/1", "/dev/stdout")
+
+
+@posix_only
+def test_router_save_follows_the_same_rules(tmp_path: Path) -> None:
+    from smoothie_core import HashingEmbedder, Router
+
+    router = Router(["a", "b", "c"], embedder=HashingEmbedder(dim=8))
+    prompts = [f"q{i}" for i in range(5)]
+    router.calibrate(prompts, [{"a": f"x {i}", "b": f"y {i}", "c": f"x {i}!"} for i in range(5)])
+    target = tmp_path / "kept.npz"
+    target.write_bytes(b"kept")
+    target.chmod(0o644)
+    link = tmp_path / "router.npz"
+    link.symlink_to(target)
+    router.save(link)
+    assert not link.is_symlink() and stat.S_IMODE(link.stat().st_mode) == 0o600
+    assert target.read_bytes() == b"kept"
+    assert Router.load(link).candidates == ["a", "b", "c"]
