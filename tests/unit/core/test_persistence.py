@@ -204,9 +204,9 @@ def test_plain_npy_renamed_npz(tmp_path: Path) -> None:
 
 def test_member_without_npy_suffix(fitted: Smoothie, tmp_path: Path) -> None:
     members = _members(fitted.save(tmp_path / "s.npz"))
-    members["sample_deltas"] = members.pop("sample_deltas.npy")
+    members["sample_statistics"] = members.pop("sample_statistics.npy")
     path = _zip(tmp_path / "noext.npz", members)
-    with pytest.raises(StateFileError, match=r"member 'sample_deltas' is not a \.npy array"):
+    with pytest.raises(StateFileError, match=r"member 'sample_statistics' is not a \.npy array"):
         Smoothie.load(path)
 
 
@@ -226,7 +226,7 @@ def test_huge_declared_shape_is_rejected_before_allocating(
     buf = io.BytesIO()
     header = {"descr": "<f8", "fortran_order": False, "shape": (2**40, 3)}
     np.lib.format.write_array_header_1_0(buf, header)
-    members["sample_deltas.npy"] = buf.getvalue() + np.zeros((2, 3)).tobytes()
+    members["sample_statistics.npy"] = buf.getvalue() + np.zeros((2, 3)).tobytes()
     path = _zip(tmp_path / "huge.npz", members)
     with pytest.raises(
         StateFileError, match=r"declares shape \(1099511627776, 3\) .* but the file holds 48 bytes"
@@ -237,7 +237,7 @@ def test_huge_declared_shape_is_rejected_before_allocating(
 def test_zip_bomb_is_rejected_from_the_zip_directory(fitted: Smoothie, tmp_path: Path) -> None:
     # 33M rows of zeros deflate to well under a megabyte and would expand to ~800 MB
     members = _members(fitted.save(tmp_path / "s.npz"))
-    members["sample_deltas.npy"] = _npy(np.zeros((11_000_000, 3)))
+    members["sample_statistics.npy"] = _npy(np.zeros((11_000_000, 3)))
     path = _zip(tmp_path / "bomb.npz", members, zipfile.ZIP_DEFLATED)
     assert path.stat().st_size < 1_000_000
     with pytest.raises(StateFileError, match=r"is compressed .* store their arrays uncompressed"):
@@ -294,8 +294,8 @@ def test_altered_zip_flags(
         (np.zeros((30, 4), dtype=complex), "has dtype complex128"),
         (np.zeros(3, dtype=[("a", "<f8")]), "expected a plain numeric dtype"),
         (np.array([object(), object()]), "has dtype object"),
-        (np.float64(3.0), r"sample_deltas has dtype float64 and shape \(\)"),
-        (np.zeros((30, 4), dtype=np.float32), "sample_deltas has dtype float32"),
+        (np.float64(3.0), r"sample_statistics has dtype float64 and shape \(\)"),
+        (np.zeros((30, 4), dtype=np.float32), "sample_statistics has dtype float32"),
         (np.zeros((30, 4), dtype=">f8").astype(">f8"), None),  # big-endian float64: fine
     ],
 )
@@ -303,10 +303,10 @@ def test_wrong_dtypes_and_shapes(
     fitted: Smoothie, tmp_path: Path, array: np.ndarray, message: str | None
 ) -> None:
     members = _members(fitted.save(tmp_path / "s.npz"))
-    members["sample_deltas.npy"] = _npy(array)
+    members["sample_statistics.npy"] = _npy(array)
     path = _zip(tmp_path / "dtype.npz", members)
     if message is None:
-        assert Smoothie.load(path).sample_deltas_.dtype == np.float64
+        assert Smoothie.load(path).sample_statistics_.dtype == np.float64
         return
     with pytest.raises(StateFileError, match=message):
         Smoothie.load(path)
@@ -407,7 +407,10 @@ def test_fuzz_crafted_members(router_state: Path, tmp_path: Path) -> None:
         np.zeros((6, 3), dtype=bool), rng.normal(size=(6, 3)),
     ]  # fmt: skip
     path = tmp_path / "crafted.npz"
-    for name in ("sample_deltas.npy", "input_embeddings.npy", "__header__.npy", "x.npy"):
+    for name in (
+        "sample_statistics.npy", "sample_deltas.npy", "input_embeddings.npy", "__header__.npy",
+        "x.npy",
+    ):  # fmt: skip
         for arr in arrays:
             _zip(path, {**members, name: _npy(arr)})
             _load_cleanly(path)
@@ -416,5 +419,5 @@ def test_fuzz_crafted_members(router_state: Path, tmp_path: Path) -> None:
         _load_cleanly(path)
     # a member whose .npy header lies about its own length
     for cut in (6, 8, 10, 30, 60):
-        _zip(path, {**members, "sample_deltas.npy": members["sample_deltas.npy"][:cut]})
+        _zip(path, {**members, "sample_statistics.npy": members["sample_statistics.npy"][:cut]})
         _load_cleanly(path)
