@@ -296,7 +296,7 @@ def _decide_local(
     all_texts = list(inputs) + [t for col in answers.values() for t in col if t is not None]
     source.prepare([(None, [], all_texts)])
     embedder = _Prepared(source)
-    router = Router(names, embedder=embedder)
+    router = Router(names, embedder=embedder, update_pool=False)  # each input on its own
     rows = [{n: answers[n][i] for n in names} for i in range(len(inputs))]
     decisions: list[Decision] = [router.select(inputs[i], rows[i]) for i in range(len(inputs))]
     complete = [i for i, r in enumerate(rows) if all(v is not None for v in r.values())]
