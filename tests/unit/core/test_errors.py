@@ -126,3 +126,40 @@ X = rng.normal(size=(10, 3))
 def test_error_messages(make, exc, match) -> None:
     with pytest.raises(exc, match=match):
         make()
+
+
+# ------------------------------------------------ numerics (issue 15, item 6)
+def test_extreme_scales_are_refused_with_a_clear_error() -> None:
+    rng = np.random.default_rng(0)
+    lam = rng.normal(size=(6, 3, 4))
+    inputs = rng.normal(size=(6, 2))
+    with pytest.raises(ValueError, match="underflow float64.*Normalise"):
+        Smoothie().fit(lam * 1e-160)
+    with pytest.raises(ValueError, match="underflow float64"):
+        Smoothie().fit(lam * 1e-120)  # below: silently uniform weights before
+    for scale in (1e200, 1e-200):
+        with pytest.raises(ValueError, match="`input_embeddings` has entries of magnitude"):
+            Smoothie(2).fit(lam, inputs * scale)
+    est = Smoothie(2).fit(lam, inputs)
+    with pytest.raises(ValueError, match="`input_embeddings` has entries of magnitude"):
+        est.predict(inputs * 1e200)
+    # the accepted range still gives exactly the unscaled neighbours
+    assert (Smoothie(2).fit(lam, inputs * 1e90).predict(inputs * 1e90) == est.predict(inputs)).all()
+
+
+def test_zero_dim_inputs_and_timedelta_arrays_are_refused() -> None:
+    lam = np.random.default_rng(1).normal(size=(4, 3, 2))
+    with pytest.raises(ValueError, match="dim_in >= 1"):
+        Smoothie(2).fit(lam, np.zeros((4, 0)))
+    with pytest.raises(TypeError, match="array of real numbers; got dtype timedelta64"):
+        Smoothie().fit(lam.astype("timedelta64[s]"))
+    with pytest.raises(TypeError, match="array of real numbers"):
+        Smoothie(2).fit(lam, np.zeros((4, 2)).astype("timedelta64[s]"))
+
+
+def test_weights_are_never_nan_near_the_accepted_limits() -> None:
+    lam = np.random.default_rng(2).normal(size=(5, 3, 4))
+    for scale in (1e-99, 1e99):
+        w = Smoothie(1).fit(lam * scale, np.eye(5)).weights_
+        assert np.isfinite(w).all() and np.allclose(w.sum(axis=1), 1.0)
+        np.testing.assert_allclose(w, Smoothie(1).fit(lam, np.eye(5)).weights_, rtol=1e-9)
