@@ -133,7 +133,7 @@ def test_extreme_scales_are_refused_with_a_clear_error() -> None:
     rng = np.random.default_rng(0)
     lam = rng.normal(size=(6, 3, 4))
     inputs = rng.normal(size=(6, 2))
-    with pytest.raises(ValueError, match="underflow float64.*Normalise"):
+    with pytest.raises(ValueError, match=r"underflow float64.*Normalise"):
         Smoothie().fit(lam * 1e-160)
     with pytest.raises(ValueError, match="underflow float64"):
         Smoothie().fit(lam * 1e-120)  # below: silently uniform weights before
