@@ -114,6 +114,72 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _row(cells: list[Any]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The docs' tables, from a generations_views.json report."""
+    out: list[str] = []
+    for name in ("zeroeval", "mmlu_pro"):
+        entry = report.get(name)
+        if not entry:
+            continue
+        runs = entry["runs"]
+        any_run = next(iter(runs.values()))
+        n_pools = any_run["summary"]["n_pools"]
+        keys = [k for k in any_run["mean"] if k != "best_per_task"]
+        out += [f"### {name}: select mode, mean over {n_pools} pools", ""]
+        out.append(_row(["view", *keys, "best identified", "Spearman (per task)"]))
+        out.append(_row(["---"] * (len(keys) + 3)))
+        for view, run in runs.items():
+            s = run["summary"]
+            rho = s["spearman_per_task_mean"]
+            out.append(
+                _row(
+                    [
+                        view,
+                        *(f"{run['mean'][k]:.1f}" for k in keys),
+                        s["tasks_best_identified"],
+                        "n/a" if rho is None else f"{rho:.2f}",
+                    ]
+                )
+            )
+        rkeys = list(any_run["mean_route"])
+        out += ["", f"### {name}: route mode (routed half), mean over {n_pools} pools", ""]
+        out.append(_row(["view", *rkeys, "pools where route_local_k20 > best single"]))
+        out.append(_row(["---"] * (len(rkeys) + 2)))
+        for view, run in runs.items():
+            beats = run["summary"]["route_beats_best_single"].get("route_local_k20", "n/a")
+            out.append(
+                _row([view, *(f"{run['mean_route'][k]:.1f}" for k in rkeys), f"{beats}/{n_pools}"])
+            )
+        timing = entry.get("cold_timing")
+        if timing:
+            out += ["", f"### {name}: embedding cost per output, cold (no cache), MiniLM", ""]
+            out.append(
+                _row(
+                    ["view", "texts embedded per output", "s per output (wall)", "CPU s per output"]
+                )
+            )
+            out.append(_row(["---"] * 4))
+            for view in runs:
+                t = timing.get(view)
+                if t:
+                    out.append(
+                        _row(
+                            [
+                                view,
+                                f"{t['texts_embedded'] / timing['n_outputs']:.2f}",
+                                f"{t['seconds_per_output']:.3f}",
+                                f"{t['cpu_seconds_per_output']:.3f}",
+                            ]
+                        )
+                    )
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=SHARED, help="folder holding zeroeval/, mmlu_pro/")
@@ -130,7 +196,11 @@ def main() -> int:
     p.add_argument("--timing-sample", type=int, default=100, help="outputs timed cold per data set")
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     p.add_argument("--tag", default="", help="suffix of the result file names")
+    p.add_argument("--tables", type=Path, help="print the docs' tables from this report and exit")
     args = p.parse_args()
+    if args.tables is not None:
+        print(markdown(json.loads(args.tables.read_text())))
+        return 0
     limits = dict(LIMITS)
     for item in filter(None, args.limit_per_task.split(",")):
         name, _, value = item.partition("=")
@@ -184,6 +254,7 @@ def main() -> int:
             report[name] = entry
             summary_path.write_text(json.dumps(report, indent=1) + "\n")  # after every run
             print(f"   {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+    print(markdown(report))
     print(f"wrote {summary_path}")
     return rc
 
