@@ -41,6 +41,7 @@ from smoothie_core.triplet import select_best
 
 __all__ = [
     "REFERENCES",
+    "ROUTE_REFERENCES",
     "LazyBulkSource",
     "Picks",
     "select_methods",
@@ -57,6 +58,13 @@ __all__ = [
 
 #: Label-using references, reported next to the methods (in this order).
 REFERENCES: tuple[str, ...] = ("random", "best_single", "best_per_task", "oracle")
+#: Route mode adds two supervised routers: the best member (overall, per task) on the
+#: calibration part's labels, applied to the routed part.
+ROUTE_REFERENCES: tuple[str, ...] = (
+    *REFERENCES,
+    "calibrated_best_single",
+    "calibrated_best_per_task",
+)
 
 #: A method's picks and, for methods that may abstain, the abstention mask.
 Picks = tuple[NDArray[np.intp], NDArray[np.bool_] | None]
@@ -435,11 +443,21 @@ def _evaluate_route(
     if len(routed) == 0:
         out.update({"score": {}, "per_task": {}, "abstention_rate": {}})
         return out
-    picks = run_route(data, names)
     labels = pool.labels[routed]
     tasks = np.asarray(pool.tasks)[routed]
-    score, per_task_scores, abstention = _scores(labels, tasks, picks)
     cal_tasks = np.asarray(pool.tasks)[cal]
+    cal_labels = pool.labels[cal]
+    supervised = np.full(len(routed), int(np.argmax(cal_labels.mean(axis=0))), dtype=np.intp)
+    per_task_sup = np.empty(len(routed), dtype=np.intp)
+    for task in dict.fromkeys(tasks.tolist()):
+        rows = cal_labels[cal_tasks == task]
+        per_task_sup[tasks == task] = int(np.argmax(rows.mean(axis=0))) if len(rows) else -1
+    picks: dict[str, Picks] = {
+        "calibrated_best_single": (supervised, None),
+        "calibrated_best_per_task": (np.where(per_task_sup < 0, supervised, per_task_sup), None),
+    }
+    picks.update(run_route(data, names))
+    score, per_task_scores, abstention = _scores(labels, tasks, picks)
     out["score"] = score
     out["abstention_rate"] = abstention
     out["per_task"] = {
@@ -465,7 +483,7 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         else {}
     )
     methods = [k for k in keys if k not in REFERENCES]
-    rmethods = [k for k in mean_route if k not in REFERENCES]
+    rmethods = [k for k in mean_route if k not in ROUTE_REFERENCES]
     identified = [r["tasks_best_identified"] for r in records if r["tasks_best_identified"]]
     rhos_task = [
         t["spearman"]

@@ -108,7 +108,14 @@ def plot_results(
 
 
 # ------------------------------------------------------------------ labelled generations
-_REFS = ("random", "best_single", "best_per_task", "oracle")
+_REFS = (
+    "random",
+    "best_single",
+    "best_per_task",
+    "oracle",
+    "calibrated_best_single",
+    "calibrated_best_per_task",
+)
 
 
 def _short(key: str) -> str:
@@ -148,7 +155,7 @@ def format_generations(result: dict[str, Any]) -> str:
     ----  -----  -  ------  -----------  ------  ------  ---------------
     t     1      4  50.0    75.0         100.0   75.0    1/1
     <BLANKLINE>
-    random/best_single/best_per_task/oracle use the labels; the others do not.
+    random/best_single/best_per_task/oracle (and in route mode calibrated_*: the best model on the calibration part's labels) use the labels; the others do not.
     Smoothie-Global (per task) picked the task's best model in 1/1 tasks; mean Spearman(per-task global weights, true score): 0.50
     """
     pools = result["pools"]
@@ -213,7 +220,8 @@ def format_generations(result: dict[str, Any]) -> str:
     rho = s.get("spearman_per_task_mean")
     lines += [
         "",
-        "random/best_single/best_per_task/oracle use the labels; the others do not.",
+        "random/best_single/best_per_task/oracle (and in route mode calibrated_*: the best "
+        "model on the calibration part's labels) use the labels; the others do not.",
         f"Smoothie-Global (per task) picked the task's best model in "
         f"{s.get('tasks_best_identified') or 'n/a'} tasks; mean Spearman(per-task global "
         f"weights, true score): {'n/a' if rho is None else f'{rho:.2f}'}",

@@ -50,8 +50,9 @@ def test_table_json_schema_and_route_mode(
     route = first["route"]
     assert route["split"] == 0.5 and route["n_routed"] == 12
     assert list(route["score"]) == [
-        "random", "best_single", "best_per_task", "oracle", "route_global", "route_local_k1",
-        "route_local_k5", "route_local_k3",
+        "random", "best_single", "best_per_task", "oracle", "calibrated_best_single",
+        "calibrated_best_per_task", "route_global", "route_local_k1", "route_local_k5",
+        "route_local_k3",
     ]  # fmt: skip
     assert list(res["mean_route"]) == list(route["score"])
     # pool_1 on alpha: a1 alone is right among two wrong models: consensus cannot find it

@@ -49,6 +49,8 @@ def test_local_beats_global_on_planted_task_specialists(tmp_path: Path) -> None:
     r = pool["route"]
     assert (r["n_calibration"], r["n_routed"]) == (20, 20)
     assert r["score"]["best_single"] == 50.0 and r["score"]["oracle"] == 100.0
+    assert r["score"]["calibrated_best_single"] == 50.0  # supervised, one model
+    assert r["score"]["calibrated_best_per_task"] == 100.0  # supervised, per task
     assert r["score"]["route_global"] == 50.0
     assert r["score"]["route_local_k1"] == r["score"]["route_local_k5"] == 100.0
     assert r["per_task"]["alpha"] == {
