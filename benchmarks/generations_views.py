@@ -46,7 +46,7 @@ def timing_sample(folder: Path, limit: int, size: int, seed: int = 0) -> list[st
     for path in sorted(folder.glob("*/*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             for i, line in enumerate(fh):
-                if i >= limit:
+                if limit and i >= limit:
                     break
                 out = json.loads(line)["output"]
                 if out is not None:
@@ -188,7 +188,7 @@ def main() -> int:
     p.add_argument(
         "--limit-per-task",
         default="",
-        help="per data set, e.g. zeroeval=50,mmlu_pro=20 (the defaults)",
+        help="per data set, e.g. zeroeval=50,mmlu_pro=20 (the defaults); 0 = every prompt",
     )
     p.add_argument("--k", default="1,5,20")
     p.add_argument("--cache-dir", type=Path, required=True, help="shared embedding cache")
@@ -223,7 +223,7 @@ def main() -> int:
             print(f"no {name} data at {folder}", file=sys.stderr)
             return 2
         limit = limits[name]
-        print(f"== {name}: limit {limit} per task", flush=True)
+        print(f"== {name}: limit {limit or 'none'} per task", flush=True)
         entry: dict[str, Any] = {"limit_per_task": limit}
         if args.timing_sample > 0:
             sample = timing_sample(folder, limit, args.timing_sample)
@@ -234,7 +234,7 @@ def main() -> int:
             cmd = [
                 "eval", "generations", "--data", str(folder),
                 "--pools-file", str(folder / "pools_dev.json"),
-                "--limit-per-task", str(limit), "--k", args.k, "--view", view,
+                *(["--limit-per-task", str(limit)] if limit else []), "--k", args.k, "--view", view,
                 "--cache-dir", str(args.cache_dir), "--quiet",
                 "--json", f"{stem}.json", "--plot", f"{stem}.png",
             ]  # fmt: skip
