@@ -65,7 +65,7 @@ DEFAULT_APPROX_WINDOW = 256
 #: Under "answer", texts longer than this (characters: fallbacks) get their own embed call.
 _LONG_TEXT_CHARS = 256
 #: Bumped when the answer extraction changes what the "answer" view embeds (cache key).
-_ANSWER_VERSION = 1
+_ANSWER_VERSION = 2
 _APPROX_PIECE = re.compile(r"\w+|[^\w\s]")
 
 
