@@ -32,6 +32,7 @@ from smoothie_core.evaluation.methods import (
     RouteData,
     get_method,
     get_route_method,
+    global_weights,
     is_method,
     is_route_method,
     task_global_weights,
@@ -372,8 +373,6 @@ def evaluate_pool(
     record["model_scores"] = {k: float(v) for k, v in zip(pool.models, model_scores, strict=True)}
     want = data.output_embeddings_computed if diagnostics is None else diagnostics
     if want:
-        from smoothie_core.evaluation.methods import global_weights
-
         overall = _weights_record(pool.models, global_weights(data), pool.labels)
         record.update(
             {
