@@ -150,21 +150,21 @@ def _clean_phrase(ans: str) -> str | None:
     return ans
 
 
-def _from_phrase(text: str) -> str | None:
-    # the first "answer is" (base models ramble on with new questions after answering),
-    # but the first that names an option letter if one does ("the answer is $12. The
-    # correct answer is (G)")
-    found: str | None = None
+def _option_phrase(text: str) -> str | None:
+    """The first "answer is X" whose X is an option letter ("(G)", "G", "(g)")."""
     for m in _ANSWER_IS.finditer(text):
         ans = _clean_phrase(m.group("ans"))
-        if not ans:
-            continue
-        if _OPTION.match(ans):
+        if ans and _OPTION.match(ans):
             return ans
-        if found is None:
-            found = ans
-    if found is not None:
-        return found
+    return None
+
+
+def _from_phrase(text: str) -> str | None:
+    # the first "answer is" (base models ramble on with new questions after answering)
+    for m in _ANSWER_IS.finditer(text):
+        ans = _clean_phrase(m.group("ans"))
+        if ans:
+            return ans
     colon = _ANSWER_COLON.search(text)
     return _clean_phrase(colon.group("ans")) if colon else None
 
@@ -191,11 +191,14 @@ def extract_answer(text: str, *, strict: bool = False) -> str | None:
     1. a JSON ``"answer"`` (or ``"final_answer"``) field: in a code fence or bare, and
        also in invalid or truncated JSON (the last ``"answer": value`` whose value is
        complete);
-    2. the last ``\\boxed{...}`` (or ``\\fbox{...}``), nested braces allowed;
-    3. the first "answer is X" (up to the end of the sentence or line; the first, since
+    2. the first "answer is X" where X is an option letter ("The answer is (E)"; a
+       multiple-choice answer wins over a value computed on the way, e.g. in a
+       ``\\boxed{}``);
+    3. the last ``\\boxed{...}`` (or ``\\fbox{...}``), nested braces allowed;
+    4. the first "answer is X" (up to the end of the sentence or line; the first, since
        base models ramble on with new questions after answering), else the first
        "Answer: X" line;
-    4. the last non-empty line if it is short (at most ``LAST_LINE_MAX_CHARS``
+    5. the last non-empty line if it is short (at most ``LAST_LINE_MAX_CHARS``
        characters): an option letter such as "(C)", "C)" or "Option C" becomes "(C)",
        anything else is returned as it is.
 
@@ -204,8 +207,8 @@ def extract_answer(text: str, *, strict: bool = False) -> str | None:
     text : str
         One model output.
     strict : bool, default=False
-        Accept a short last line (strategy 4) only when it is an option letter or a
-        number. Free-form prose ends in short lines that are not answers ("Hope this
+        Accept a short last line (the last strategy) only when it is an option letter or
+        a number. Free-form prose ends in short lines that are not answers ("Hope this
         helps!"); scorers that compare answers use ``strict=True`` so that prose falls
         back to comparing whole texts.
 
@@ -242,7 +245,7 @@ def extract_answer(text: str, *, strict: bool = False) -> str | None:
     text = _SPECIAL_TOKENS.sub("", text)
     if not text.strip():
         return None
-    for strategy in (_from_json, _from_boxed, _from_phrase):
+    for strategy in (_from_json, _option_phrase, _from_boxed, _from_phrase):
         found = strategy(text)
         if found is not None and found.strip():
             return found.strip()
@@ -449,7 +452,7 @@ def normalize_answer(answer: str, *, literal: bool = False) -> str:
 
 
 def final_answer(text: str, *, literal: bool = False, strict: bool = False) -> str | None:
-    """:func:`extract_answer` (``strict`` passed on) then :func:`normalize_answer`.
+    """:func:`extract_answer` then :func:`normalize_answer`.
 
     Returns None when no answer is stated, and ``""`` when the stated answer is empty
     (``"answer": ""``, e.g. a program that prints nothing): a scorer that compares

@@ -62,8 +62,10 @@ __all__ = ["VIEWS", "DEFAULT_APPROX_WINDOW", "ViewEmbedder", "view_embedder"]
 VIEWS: tuple[str, ...] = ("first", "last", "windows", "answer")
 #: Pieces per window when the embedder has no tokenizer (words and punctuation marks).
 DEFAULT_APPROX_WINDOW = 256
+#: Under "answer", texts longer than this (characters: fallbacks) get their own embed call.
+_LONG_TEXT_CHARS = 256
 #: Bumped when the answer extraction changes what the "answer" view embeds (cache key).
-_ANSWER_VERSION = 1
+_ANSWER_VERSION = 2
 _APPROX_PIECE = re.compile(r"\w+|[^\w\s]")
 
 
@@ -260,9 +262,10 @@ class ViewEmbedder:
         items = _as_list(texts)
         groups = self._view_groups(items)
         flat = [t for group in groups for t, _ in group]
+        vecs = self._embed_flat(flat)
         if len(flat) == len(items):  # one text per input: no averaging
-            return np.asarray(self.embedder.embed(flat), dtype=np.float32)
-        vecs = np.asarray(self.embedder.embed(flat), dtype=np.float64)
+            return vecs.astype(np.float32, copy=False)
+        vecs = vecs.astype(np.float64)
         out = np.zeros((len(items), vecs.shape[1]), dtype=np.float64)
         row = 0
         for i, group in enumerate(groups):
@@ -271,6 +274,27 @@ class ViewEmbedder:
             row += len(group)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+    def _embed_flat(self, flat: list[str]) -> NDArray[np.float32]:
+        """Embed ``flat``; under ``"answer"``, short answers and long fallbacks separately.
+
+        A sentence-transformers model pads each batch to its longest text, so one long
+        fallback output among short answers would make its whole batch cost as much as
+        long texts; two calls keep the answers cheap.
+        """
+        if self.view != "answer" or not flat:
+            return np.asarray(self.embedder.embed(flat), dtype=np.float32)
+        cutoff = _LONG_TEXT_CHARS
+        long_rows = [i for i, t in enumerate(flat) if len(t) > cutoff]
+        if not long_rows or len(long_rows) == len(flat):
+            return np.asarray(self.embedder.embed(flat), dtype=np.float32)
+        short_rows = [i for i, t in enumerate(flat) if len(t) <= cutoff]
+        a = np.asarray(self.embedder.embed([flat[i] for i in short_rows]), dtype=np.float32)
+        b = np.asarray(self.embedder.embed([flat[i] for i in long_rows]), dtype=np.float32)
+        out = np.empty((len(flat), a.shape[1]), dtype=np.float32)
+        out[short_rows] = a
+        out[long_rows] = b
+        return out
 
     def __repr__(self) -> str:
         return f"ViewEmbedder({self.embedder!r}, view={self.view!r})"

@@ -1,12 +1,17 @@
-"""``smoothie eval alpaca-eval``: the paper's AlpacaEval experiment on an AlpacaEval results folder.
+"""``smoothie eval``: label-free selection and routing scored on labelled data (one engine).
 
-Point ``--results-dir`` at AlpacaEval's ``results/`` (a checkout of the public
-repository or the shared data's copy). Examples::
+``smoothie eval alpaca-eval``: the paper's AlpacaEval experiment on an AlpacaEval
+results folder (``--results-dir`` = AlpacaEval's ``results/``, a checkout of the public
+repository or the shared data's copy). ``smoothie eval generations``: any labelled
+generations in the layout ``<task>/<model>.jsonl[.gz]`` (ZeroEval, MMLU-Pro, your own
+logs). Examples::
 
     smoothie eval alpaca-eval --results-dir ../shared/data/alpaca_eval/results \\
         --random-ensembles 10 --ensemble-size 5 --seed 0 \\
         --precomputed-embeddings ../shared/data/alpaca_eval --json out.json --plot out.png
-    smoothie eval alpaca-eval --results-dir results --ensemble a,b,c,d,e --limit 50
+    smoothie eval generations --data ../shared/data/zeroeval \\
+        --pools-file ../shared/data/zeroeval/pools_dev.json --limit-per-task 50 \\
+        --view last --cache-dir /work/cache/emb --json zeroeval.json --plot zeroeval.png
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import os
+import platform
 import sys
+import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "run_generations_command", "write_text_atomic"]
 
 
 def _ks(text: str) -> list[int]:
@@ -122,7 +131,252 @@ def register(sub: Any) -> None:
     )
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=run)
+    _register_generations(bench)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _split_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--route-split must be a fraction in [0, 1) like 0.5; got {text!r}"
+        ) from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"--route-split must be in [0, 1) (0 = no route mode); got {value}"
+        )
+    return value
+
+
+def _register_generations(bench: Any) -> None:
+    from smoothie_core.textviews import VIEWS
+
+    g = bench.add_parser(
+        "generations",
+        help="labelled generations (<task>/<model>.jsonl[.gz]: ZeroEval, MMLU-Pro, your logs)",
+        description=(
+            "Score label-free selection (select mode: every candidate answers every input) and "
+            "routing (route mode: calibrate on the first --route-split of each task's inputs, "
+            "route the rest from the input alone) on labelled generations, next to random / "
+            "best single / best per task / oracle (references that use the labels). Each "
+            "line of <task>/<model>.jsonl[.gz] is {id, input, output, reference, label}; a "
+            "prompt is used only where every pool member has an output and a label."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g.add_argument(
+        "--data", required=True, type=Path, help="folder holding <task>/<model>.jsonl[.gz]"
+    )
+    which = g.add_argument_group("pools (choose one way)")
+    which.add_argument(
+        "--pool",
+        action="append",
+        default=[],
+        metavar="A,B,C,...",
+        help="comma-separated model names (repeatable; at least 3 each; named pool_<i>)",
+    )
+    which.add_argument(
+        "--pools-file",
+        type=Path,
+        metavar="FILE",
+        help='JSON list of {"name", "models"} (e.g. pools_dev.json) or of lists of names',
+    )
+    g.add_argument("--tasks", default="", metavar="T1,T2", help="only these tasks (default all)")
+    g.add_argument(
+        "--limit-per-task",
+        type=_positive,
+        metavar="N",
+        help="use the first N prompts of each task (file order)",
+    )
+    g.add_argument(
+        "--k", type=_ks, default=[1, 5, 20], help="Smoothie-Local k values (default 1,5,20)"
+    )
+    g.add_argument(
+        "--methods",
+        default="",
+        help=(
+            "extra label-free methods, comma-separated: registered names in either mode (e.g. "
+            "smoothie_local_eb_k20, route_local_k50) or module:function (route:module:function "
+            "for a route-mode one)"
+        ),
+    )
+    g.add_argument(
+        "--route-split",
+        type=_split_fraction,
+        default=0.5,
+        metavar="F",
+        help="route mode: calibrate on the first F of each task's prompts (default 0.5; 0 = off)",
+    )
+    emb = g.add_argument_group("embeddings")
+    emb.add_argument(
+        "--embedder", default=None, help="embedder spec (default: offline MiniLM; 'hashing')"
+    )
+    emb.add_argument(
+        "--view",
+        choices=VIEWS,
+        default="first",
+        help=(
+            "which part of each output is embedded: first (the embedder's first 256 word "
+            "pieces, as today), last (the last window), windows (mean over the whole text), "
+            "answer (the stated final answer); inputs are always embedded as they are"
+        ),
+    )
+    emb.add_argument("--cache-dir", type=Path, help="embedding cache (default: the user cache dir)")
+    emb.add_argument("--no-cache", action="store_true", help="do not cache embeddings on disk")
+    g.add_argument("--json", type=Path, metavar="OUT", help="write the results as JSON")
+    g.add_argument(
+        "--plot", type=Path, metavar="OUT.png", help="save a bar chart (needs matplotlib)"
+    )
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.set_defaults(func=run_generations_command)
+
+
+def _check_outputs(outputs: Iterable[Path | None], inputs: Iterable[Path | None]) -> None:
+    """Refuse to write over an input (a file, or anything inside an input folder)."""
+    ins = [p.resolve() for p in inputs if p is not None]
+    for out in outputs:
+        if out is None:
+            continue
+        target = out.resolve()
+        for src in ins:
+            if target == src or src in target.parents:
+                raise ValueError(
+                    f"refusing to write {out}: it is (or is inside) the input {src}; choose "
+                    "another output path."
+                )
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder + os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _pools(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
+    from smoothie_core.evaluation import load_pools_file
+
+    ways = sum([bool(args.pool), args.pools_file is not None])
+    if ways != 1:
+        raise ValueError(
+            "choose the pools one way: --pool A,B,C (repeatable) or --pools-file FILE; got "
+            f"{ways} of them."
+        )
+    if args.pools_file is not None:
+        return load_pools_file(args.pools_file)
+    return [
+        (f"pool_{i}", [m.strip() for m in spec.split(",") if m.strip()])
+        for i, spec in enumerate(args.pool)
+    ]
+
+
+def run_generations_command(args: argparse.Namespace) -> int:
+    from smoothie_core.embedders import CachedEmbedder, Embedder, load_embedder
+    from smoothie_core.evaluation import (
+        GenerationsData,
+        TextEmbeddings,
+        format_generations,
+        plot_generations,
+        route_methods,
+        run_generations,
+        select_methods,
+        split_methods,
+    )
+    from smoothie_core.textviews import ViewEmbedder
+
+    start = time.perf_counter()
+    _check_outputs([args.json, args.plot], [args.data, args.pools_file])
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] or None
+    data = GenerationsData(args.data, tasks=tasks)
+    pools = _pools(args)
+    for _, models in pools:
+        data.check_pool(models)
+    extra = [m.strip() for m in args.methods.split(",") if m.strip()]
+    extra_select, extra_route = split_methods(extra)
+    methods = select_methods(args.k, extra_select)
+    rmethods = route_methods(args.k, extra_route)
+    base: Embedder = load_embedder(args.embedder)  # lazy: loads its model on first use
+    outputs_embedder: Embedder = ViewEmbedder(base, args.view)
+    inputs_embedder: Embedder = base
+    if not args.no_cache:
+        # two layers in one cache file: the view's vectors (keyed by the view's id), and
+        # below the view the texts it reads (keyed by the plain embedder's id), so texts
+        # that fit in one window are embedded once for every view
+        inputs_embedder = CachedEmbedder(base, args.cache_dir)
+        outputs_embedder = CachedEmbedder(ViewEmbedder(inputs_embedder, args.view), args.cache_dir)
+    source = TextEmbeddings(
+        outputs_embedder, progress=not args.quiet, input_embedder=inputs_embedder
+    )
+    split = args.route_split or None
+    print(
+        f"generations in {args.data} (tasks: {', '.join(data.tasks)}): {len(pools)} pool(s); "
+        f"methods: {', '.join(methods)}"
+        + (f"; route mode ({split:g}): {', '.join(rmethods)}" if split else "")
+        + f"; outputs embedded as view {args.view!r} by {base.id}",
+        file=sys.stderr,
+    )
+    result = run_generations(
+        data,
+        pools,
+        source,
+        methods=methods,
+        route=rmethods,
+        route_split=split,
+        limit_per_task=args.limit_per_task,
+        embedder=base,
+        progress=not args.quiet,
+    )
+    cfg = result["config"]
+    cfg.update(
+        {
+            "pools_file": None if args.pools_file is None else str(args.pools_file),
+            "k": args.k,
+            "embedder": base.id,
+            "view": args.view,
+            "cache_dir": None if args.no_cache else str(getattr(outputs_embedder, "cache_dir", "")),
+            "embedded_texts": dict(source.n_texts),
+            # outputs whose view vector was not cached; texts the model actually embedded
+            # (inputs and the views' windows together)
+            "cache_misses": {
+                "output_views": getattr(outputs_embedder, "misses", None),
+                "model_texts": getattr(inputs_embedder, "misses", None),
+            },
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        }
+    )
+    print(format_generations(result))
+    secs, cpu = cfg["embedding_seconds"]["outputs"], cfg["embedding_cpu_seconds"]["outputs"]
+    n_out = source.n_texts["outputs"]
+    misses = cfg["cache_misses"]
+    print(
+        f"embedding outputs (view {args.view}): {n_out} distinct texts in {secs:.1f} s wall, "
+        f"{cpu:.1f} s CPU"
+        + (
+            f"; {misses['output_views']} not in the cache ({misses['model_texts']} texts run "
+            "through the model, inputs included)"
+            if misses["output_views"] is not None
+            else ""
+        ),
+        file=sys.stderr,
+    )
+    if args.json is not None:
+        write_text_atomic(args.json, json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot is not None:
+        try:
+            print(f"wrote {plot_generations(result, args.plot)}")
+        except ImportError as err:
+            print(f"smoothie: error: {err}", file=sys.stderr)
+            return 2
+    print(f"total time: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
 
 
 def _ensembles(args: argparse.Namespace, annotator: str) -> list[list[str]]:
@@ -175,6 +429,10 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     annotator = args.annotator or DEFAULT_ANNOTATOR
+    _check_outputs(
+        [args.json, args.plot],
+        [args.results_dir, args.ensembles_file, args.precomputed_embeddings],
+    )
     if not args.results_dir.is_dir():
         raise FileNotFoundError(
             f"--results-dir {args.results_dir} does not exist; expected AlpacaEval's results/ "
@@ -214,8 +472,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(format_results(result))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(args.json, json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.json}")
     if args.plot is not None:
         try:

@@ -54,66 +54,100 @@ class TextEmbeddings:
     Parameters
     ----------
     embedder : Embedder
+        Embeds the outputs (and the inputs unless ``input_embedder`` is given).
     batch_size : int, default=256
         Texts per embedder call (one progress-bar step).
     progress : bool, default=True
         Show a tqdm progress bar on stderr while embedding.
+    input_embedder : Embedder, optional
+        Embeds the inputs (instructions) instead, e.g. the plain embedder when outputs
+        are embedded under a text view (:class:`~smoothie_core.textviews.ViewEmbedder`).
+
+    Attributes
+    ----------
+    n_texts : dict
+        Distinct texts handed to each embedder so far, ``{"inputs": n, "outputs": n}``.
 
     Examples
     --------
     >>> from smoothie_core.embedders import HashingEmbedder
     >>> src = TextEmbeddings(HashingEmbedder(dim=8), progress=False)
     >>> src.prepare([(None, ["q"], ["q"]), ("m", ["q"], ["answer"])])
-    >>> src.outputs("m", ["q"], ["answer"]).shape
-    (1, 8)
+    >>> src.outputs("m", ["q"], ["answer"]).shape, src.n_texts
+    ((1, 8), {'inputs': 1, 'outputs': 1})
     """
 
-    def __init__(self, embedder: Embedder, *, batch_size: int = 256, progress: bool = True) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        batch_size: int = 256,
+        progress: bool = True,
+        input_embedder: Embedder | None = None,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive int; got {batch_size}.")
         self.embedder = embedder
-        self.id = embedder.id
+        self.input_embedder = embedder if input_embedder is None else input_embedder
+        self.id = (
+            embedder.id
+            if input_embedder is None
+            else f"outputs={embedder.id};inputs={self.input_embedder.id}"
+        )
         self.batch_size = batch_size
         self.progress = progress
-        self._vectors: dict[str, NDArray[np.float32]] = {}
+        self.n_texts = {"inputs": 0, "outputs": 0}
+        self._vectors: dict[str, dict[str, NDArray[np.float32]]] = {"inputs": {}, "outputs": {}}
 
     def prepare(self, jobs: Sequence[tuple[str | None, Sequence[str], Sequence[str]]]) -> None:
-        todo = list(
-            dict.fromkeys(t for _, _, texts in jobs for t in texts if t not in self._vectors)
-        )
+        for role in ("inputs", "outputs"):
+            known = self._vectors[role]
+            todo = list(
+                dict.fromkeys(
+                    t
+                    for model, _, texts in jobs
+                    if (model is None) == (role == "inputs")
+                    for t in texts
+                    if t not in known
+                )
+            )
+            self._embed(role, todo)
+
+    def _embed(self, role: str, todo: list[str]) -> None:
         if not todo:
             return
+        embedder = self.input_embedder if role == "inputs" else self.embedder
         bar: Any = None
         if self.progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(todo), desc="embedding", unit="text", file=sys.stderr)
+            bar = tqdm(total=len(todo), desc=f"embedding {role}", unit="text", file=sys.stderr)
         try:
             for start in range(0, len(todo), self.batch_size):
                 chunk = todo[start : start + self.batch_size]
-                vecs = np.asarray(self.embedder.embed(chunk), dtype=np.float32)
-                self._vectors.update(zip(chunk, vecs, strict=True))
+                vecs = np.asarray(embedder.embed(chunk), dtype=np.float32)
+                self._vectors[role].update(zip(chunk, vecs, strict=True))
+                self.n_texts[role] += len(chunk)
                 if bar is not None:
                     bar.update(len(chunk))
         finally:
             if bar is not None:
                 bar.close()
 
-    def _get(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        missing = [t for t in texts if t not in self._vectors]
-        if missing:
-            self.prepare([(None, [], missing)])
+    def _get(self, role: str, texts: Sequence[str]) -> NDArray[np.float32]:
+        known = self._vectors[role]
+        self._embed(role, list(dict.fromkeys(t for t in texts if t not in known)))
         if not texts:
             return np.empty((0, 0), dtype=np.float32)
-        return np.stack([self._vectors[t] for t in texts])
+        return np.stack([known[t] for t in texts])
 
     def instructions(self, instructions: Sequence[str]) -> NDArray[np.float32]:
-        return self._get(instructions)
+        return self._get("inputs", instructions)
 
     def outputs(
         self, model: str, instructions: Sequence[str], texts: Sequence[str]
     ) -> NDArray[np.float32]:
-        return self._get(texts)
+        return self._get("outputs", texts)
 
 
 class PrecomputedEmbeddings:

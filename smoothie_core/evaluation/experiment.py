@@ -4,6 +4,11 @@ For each ensemble of ``m >= 3`` models: align outputs by instruction, embed outp
 instructions, run every label-free method (:mod:`smoothie_core.evaluation.methods`)
 and score its picks with the judge's labels, next to three label-using references:
 ``random`` (expected uniform pick), ``best_single`` and ``oracle``.
+
+It runs on the same engine as every labelled data set
+(:mod:`smoothie_core.evaluation.engine`): an ensemble is a pool of one task whose
+labels are the judge's preferences ``preference - 1``, so a score is AlpacaEval's win
+rate. Only the loading and the shape of the record differ.
 """
 
 from __future__ import annotations
@@ -26,15 +31,9 @@ from smoothie_core.evaluation.data import (
     load_models,
 )
 from smoothie_core.evaluation.embeddings import EmbeddingSource
-from smoothie_core.evaluation.methods import EnsembleData, get_method, global_weights
-from smoothie_core.evaluation.metrics import (
-    best_single,
-    model_win_rates,
-    oracle_win_rate,
-    random_win_rate,
-    spearman,
-    win_rate,
-)
+from smoothie_core.evaluation.engine import LazyBulkSource, evaluate_pool
+from smoothie_core.evaluation.generations import LabelledPool
+from smoothie_core.evaluation.methods import get_method
 
 __all__ = [
     "REFERENCES",
@@ -48,6 +47,8 @@ __all__ = [
 
 #: Label-using references reported next to the methods.
 REFERENCES: tuple[str, ...] = ("random", "best_single", "oracle")
+#: The task name of AlpacaEval instructions in the engine (one task).
+ALPACA_TASK = "alpaca_eval"
 
 MIN_MODELS = 3
 
@@ -122,6 +123,20 @@ def load_ensembles_file(path: str | os.PathLike[str]) -> list[list[str]]:
     return [check_ensemble(e) for e in data]
 
 
+def _as_pool(ens: AlignedEnsemble) -> LabelledPool:
+    n = len(ens.instructions)
+    return LabelledPool(
+        name=",".join(ens.models),
+        models=list(ens.models),
+        ids=[str(i) for i in range(n)],
+        inputs=list(ens.instructions),
+        tasks=[ALPACA_TASK] * n,
+        outputs=[list(row) for row in ens.outputs],
+        labels=np.asarray(ens.wins, dtype=np.float64).reshape(n, len(ens.models)),
+        n_dropped={ALPACA_TASK: ens.n_dropped},
+    )
+
+
 def evaluate_ensemble(
     ens: AlignedEnsemble,
     source: EmbeddingSource,
@@ -136,43 +151,22 @@ def evaluate_ensemble(
             f"ensemble {ens.models} has no instruction that every model answered with a label "
             f"({ens.n_dropped} dropped); check the models and --limit."
         )
-    inputs = source.instructions(ens.instructions)
-    outs = np.stack(
-        [
-            source.outputs(name, ens.instructions, [row[j] for row in ens.outputs])
-            for j, name in enumerate(ens.models)
-        ],
-        axis=1,
-    )
-    data = EnsembleData(ens.models, ens.instructions, ens.outputs, outs, inputs, embedder)
-    best_i, best_wr = best_single(ens.wins)
-    rates: dict[str, float] = {
-        "random": random_win_rate(ens.wins),
-        "best_single": best_wr,
-        "oracle": oracle_win_rate(ens.wins),
-    }
-    abstention: dict[str, float] = {}
-    for name in methods:
-        result = get_method(name)(data)
-        picks = np.asarray(result)  # an abstaining method's fallback picks are its data
-        rates[name] = win_rate(ens.wins, picks)
-        if np.ma.isMaskedArray(result):  # masked = abstained (smoothie_core.evaluation.abstaining)
-            abstention[name] = float(np.ma.getmaskarray(result).mean())
-    gw = global_weights(data)
-    true = model_win_rates(ens.wins)
-    glob_i = int(np.argmax(gw))
+    rec = evaluate_pool(_as_pool(ens), source, methods=methods, embedder=embedder, diagnostics=True)
+    score = rec["score"]
+    rates = {k: score[k] for k in REFERENCES}
+    rates.update({k: score[k] for k in methods})
     return {
         "models": list(ens.models),
         "n_instructions": n,
         "n_dropped": ens.n_dropped,
         "win_rate": rates,
-        "abstention_rate": abstention,
-        "best_single_model": ens.models[best_i],
-        "smoothie_global_model": ens.models[glob_i],
-        "spearman_global": spearman(gw, true),
-        "best_picked": bool(true[glob_i] == true[best_i]),
-        "global_weights": {name: float(w) for name, w in zip(ens.models, gw, strict=True)},
-        "model_win_rates": {name: float(w) for name, w in zip(ens.models, true, strict=True)},
+        "abstention_rate": rec["abstention_rate"],
+        "best_single_model": rec["best_single_model"],
+        "smoothie_global_model": rec["smoothie_global_model"],
+        "spearman_global": rec["spearman_global"],
+        "best_picked": rec["best_picked"],
+        "global_weights": rec["global_weights"],
+        "model_win_rates": rec["model_scores"],
     }
 
 
@@ -208,8 +202,8 @@ def run_alpaca_eval(
     for a in aligned:
         for j, name in enumerate(a.models):
             jobs.append((name, a.instructions, [row[j] for row in a.outputs]))
-    source.prepare(jobs)
-    records = [evaluate_ensemble(a, source, names, embedder=embedder) for a in aligned]
+    prepared = LazyBulkSource(source, jobs)  # prepared in bulk when a method needs vectors
+    records = [evaluate_ensemble(a, prepared, names, embedder=embedder) for a in aligned]
     keys = list(records[0]["win_rate"])
     mean = {k: float(np.mean([r["win_rate"][k] for r in records])) for k in keys}
     rhos = [r["spearman_global"] for r in records if r["spearman_global"] is not None]

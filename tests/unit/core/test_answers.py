@@ -33,6 +33,7 @@ from smoothie_core.answers import extract_answer, final_answer, normalize_answer
         # "the answer is": the first, but the first option letter if one is given
         ("The answer is (E).\n\nQuestion: next one\nThe answer is (B).", "(E)"),
         ("The answer is $1,237.81. The correct answer is (G).", "(G)"),
+        ("so $\\boxed{59}$. The answer is (A).", "(A)"),  # the choice, not the value
         ("So the answer is 3.5.", "3.5"),
         ("thus the answer is **Paris**\nmore text", "Paris"),
         ("The answer is (A).<EOS_TOKEN>\n\n", "(A)"),

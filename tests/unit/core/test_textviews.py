@@ -107,11 +107,17 @@ def test_answer_view_embeds_the_normalised_answer_or_falls_back() -> None:
         "The answer is (c).",
     ]
     emb = ViewEmbedder(rec, "answer", window=5)
-    emb.embed(outputs)
-    (texts,) = rec.calls
+    vecs = emb.embed(outputs)
+    (texts,) = rec.calls  # all short: one call
     assert texts[0] == "1000" and texts[2] == "C"
     assert outputs[1].rstrip().endswith(texts[1].rstrip())  # fallback "last": the end
     assert len(texts[1].split()) <= 5
+    np.testing.assert_array_equal(vecs[:, 0], [1, 5, 1])  # rows stay in order
+    # a long fallback is embedded in its own call (batches pad to their longest text)
+    rec.calls.clear()
+    vecs = ViewEmbedder(rec, "answer").embed(outputs)
+    assert rec.calls == [["1000", "C"], [outputs[1]]]
+    np.testing.assert_array_equal(vecs[:, 0], [1, len(outputs[1].split()), 1])
     first = ViewEmbedder(Recording(), "answer", window=5, fallback="first")
     assert outputs[1].startswith(first.view_texts(outputs)[1][0])
 

@@ -151,7 +151,13 @@ def test_method_from_module_path() -> None:
 
 
 def test_methods_cannot_see_labels() -> None:
-    fields = set(EnsembleData.__dataclass_fields__)
-    assert fields == {
-        "models", "instructions", "outputs", "output_embeddings", "input_embeddings", "embedder"
+    from smoothie_core.evaluation import RouteData
+
+    # the only state a method's data object can hold (slots: no instance __dict__)
+    assert set(EnsembleData.__slots__) == {
+        "models", "instructions", "outputs", "tasks", "embedder", "_out", "_in"
     }  # fmt: skip
+    assert set(RouteData.__slots__) == {"calibration", "inputs", "tasks", "_in"}
+    data = _data()
+    with pytest.raises(AttributeError):
+        data.labels = 1  # type: ignore[attr-defined]
