@@ -330,7 +330,7 @@ def run_generations_command(args: argparse.Namespace) -> int:
         route=rmethods,
         route_split=split,
         limit_per_task=args.limit_per_task,
-        embedder=base,
+        embedder=inputs_embedder,  # the cached plain embedder (answers, chunks, views)
         progress=not args.quiet,
     )
     cfg = result["config"]

@@ -8,7 +8,6 @@ in select and route mode (:mod:`~smoothie_core.evaluation.methods`), the engine
 reports.
 """
 
-from smoothie_core.evaluation import abstaining as abstaining  # registers issue-8 methods
 from smoothie_core.evaluation.data import (
     DEFAULT_ANNOTATOR,
     AlignedEnsemble,

@@ -29,6 +29,7 @@ from smoothie_core.evaluation.embeddings import EmbeddingSource
 from smoothie_core.evaluation.generations import GenerationsData, LabelledPool
 from smoothie_core.evaluation.methods import (
     EnsembleData,
+    MethodResult,
     RouteData,
     get_method,
     get_route_method,
@@ -49,8 +50,11 @@ __all__ = [
     "route_methods",
     "split_methods",
     "pool_data",
+    "reliability_report",
     "run_select",
+    "run_select_full",
     "run_route",
+    "run_route_full",
     "route_split_rows",
     "evaluate_pool",
     "summarize",
@@ -205,12 +209,24 @@ def pool_data(
     def input_embeddings() -> NDArray[np.float32]:
         return np.asarray(source.instructions(inputs), dtype=np.float32)
 
+    cheap = str(getattr(source, "id", "")).startswith("precomputed:") or bool(
+        getattr(getattr(source, "source", None), "id", "").startswith("precomputed:")
+    )
     return EnsembleData(
-        models, inputs, outputs, output_embeddings, input_embeddings, embedder, tasks=tasks
+        models,
+        inputs,
+        outputs,
+        output_embeddings,
+        input_embeddings,
+        embedder,
+        tasks=tasks,
+        output_embeddings_cheap=cheap,
     )
 
 
 def _check_picks(name: str, result: Any, n: int, m: int) -> Picks:
+    if isinstance(result, MethodResult):
+        result = result.picks
     picks = np.asarray(result)  # an abstaining method's fallback picks are its data
     if picks.shape != (n,) or not (n == 0 or np.issubdtype(picks.dtype, np.integer)):
         raise ValueError(
@@ -226,17 +242,93 @@ def _check_picks(name: str, result: Any, n: int, m: int) -> Picks:
     return picks.astype(np.intp), mask
 
 
+#: Each method's reliabilities (methods returning a MethodResult with them).
+Reliabilities = dict[str, NDArray[np.float64]]
+
+
+def _run(
+    names: Sequence[str], call: Callable[[str], Any], n: int, m: int
+) -> tuple[dict[str, Picks], Reliabilities]:
+    picks: dict[str, Picks] = {}
+    rel: Reliabilities = {}
+    for name in names:
+        result = call(name)
+        picks[name] = _check_picks(name, result, n, m)
+        if isinstance(result, MethodResult) and result.reliability is not None:
+            rel[name] = result.reliability
+    return picks, rel
+
+
 def run_select(data: EnsembleData, names: Sequence[str]) -> dict[str, Picks]:
     """Each select-mode method's picks on ``data``."""
-    m = len(data.models)
-    return {name: _check_picks(name, get_method(name)(data), data.n_inputs, m) for name in names}
+    return run_select_full(data, names)[0]
+
+
+def run_select_full(
+    data: EnsembleData, names: Sequence[str]
+) -> tuple[dict[str, Picks], Reliabilities]:
+    """Each select-mode method's picks, and the reliabilities of those that give them."""
+    return _run(names, lambda n: get_method(n)(data), data.n_inputs, len(data.models))
 
 
 def run_route(data: RouteData, names: Sequence[str]) -> dict[str, Picks]:
     """Each route-mode method's picks for the routed inputs of ``data``."""
-    m = len(data.models)
+    return run_route_full(data, names)[0]
+
+
+def run_route_full(data: RouteData, names: Sequence[str]) -> tuple[dict[str, Picks], Reliabilities]:
+    """Route-mode picks, and the reliabilities of the methods that give them."""
+    return _run(names, lambda n: get_route_method(n)(data), data.n_inputs, len(data.models))
+
+
+def _auc(y: NDArray[np.bool_], score: NDArray[np.float64]) -> float | None:
+    """Area under the ROC curve of ``score`` for ``y`` (ties count half); None if undefined."""
+    ok = np.isfinite(score)
+    y, score = y[ok], score[ok]
+    pos, neg = score[y], score[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.concatenate([pos, neg]))
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def reliability_report(
+    labels: NDArray[np.float64], picks: NDArray[np.intp], reliability: NDArray[np.float64]
+) -> dict[str, Any]:
+    """How well ``reliability`` predicts a good pick, and what abstaining would score.
+
+    * ``auc_beats_random``: on *contested* inputs (the candidates' labels differ, so the
+      choice matters), the AUC of the reliability for "the pick beats a random
+      candidate" (its label is above the mean label);
+    * ``auc_not_worse``: on all inputs, the AUC for "the pick is at least as good as a
+      random candidate";
+    * ``abstain_below_0.5``: the share of decisions with reliability < 0.5 and the score
+      when those fall back to a declared default: averaged over every choice of default
+      (``score_default_mean``), and with the pool's best model as the default
+      (``score_default_best``, an upper bound that needs to know the best model).
+    """
+    n, m = labels.shape
+    picked = labels[np.arange(n), picks]
+    mean = labels.mean(axis=1)
+    contested = labels.std(axis=1) > 0
+    low = np.isfinite(reliability) & (reliability < 0.5)
+    by_default = [float(100 * np.where(low, labels[:, j], picked).mean()) for j in range(m)]
+    best = int(np.argmax(labels.mean(axis=0)))
     return {
-        name: _check_picks(name, get_route_method(name)(data), data.n_inputs, m) for name in names
+        "auc_beats_random": _auc((picked > mean)[contested], reliability[contested]),
+        "auc_not_worse": _auc(picked >= mean, reliability),
+        "n_contested": int(contested.sum()),
+        "mean_reliability": float(np.nanmean(reliability))
+        if np.isfinite(reliability).any()
+        else None,
+        "abstain_below_0.5": {
+            "rate": float(low.mean()),
+            "score_without": float(100 * picked.mean()),
+            "score_default_mean": float(np.mean(by_default)),
+            "score_default_best": by_default[best],
+        },
     }
 
 
@@ -349,7 +441,7 @@ def evaluate_pool(
     n = pool.n_inputs
     tasks = np.asarray(pool.tasks)
     data = pool_data(pool.models, pool.inputs, pool.outputs, pool.tasks, source, embedder)
-    picks = run_select(data, methods)
+    picks, reliabilities = run_select_full(data, methods)
     score, per_task_scores, abstention = _scores(pool.labels, tasks, picks)
     per_task: dict[str, dict[str, Any]] = {
         task: {"n_inputs": int((tasks == task).sum()), "n_dropped": pool.n_dropped.get(task, 0)}
@@ -365,6 +457,10 @@ def evaluate_pool(
         "skipped_tasks": list(pool.skipped_tasks),
         "score": score,
         "abstention_rate": abstention,
+        "reliability": {
+            name: reliability_report(pool.labels, picks[name][0], rel)
+            for name, rel in reliabilities.items()
+        },
         "per_task": per_task,
     }
     model_scores = 100 * pool.labels.mean(axis=0)
@@ -455,10 +551,14 @@ def _evaluate_route(
         "calibrated_best_single": (supervised, None),
         "calibrated_best_per_task": (np.where(per_task_sup < 0, supervised, per_task_sup), None),
     }
-    picks.update(run_route(data, names))
+    routed_picks, reliabilities = run_route_full(data, names)
+    picks.update(routed_picks)
     score, per_task_scores, abstention = _scores(labels, tasks, picks)
     out["score"] = score
     out["abstention_rate"] = abstention
+    out["reliability"] = {
+        name: reliability_report(labels, picks[name][0], rel) for name, rel in reliabilities.items()
+    }
     out["per_task"] = {
         task: {
             "n_calibration": int((cal_tasks == task).sum()),

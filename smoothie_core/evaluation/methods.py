@@ -75,6 +75,7 @@ from smoothie_core.triplet import sample_deltas, select_best, weights_from_delta
 
 __all__ = [
     "EnsembleData",
+    "MethodResult",
     "RouteData",
     "MethodFn",
     "RouteMethodFn",
@@ -154,6 +155,8 @@ class EnsembleData:
         The evaluation's embedder, for methods that embed other texts (e.g. sentences).
     tasks : sequence of str, optional
         The task name of each input (default: one task, ``"all"``).
+    output_embeddings_cheap : bool, optional
+        Whether the output embeddings are precomputed (free to read).
 
     Examples
     --------
@@ -167,7 +170,16 @@ class EnsembleData:
     ((2, 3, 4), dtype('float32'), [1])
     """
 
-    __slots__ = ("_in", "_out", "embedder", "instructions", "models", "outputs", "tasks")
+    __slots__ = (
+        "_in",
+        "_out",
+        "embedder",
+        "instructions",
+        "models",
+        "output_embeddings_cheap",
+        "outputs",
+        "tasks",
+    )
 
     def __init__(
         self,
@@ -179,6 +191,7 @@ class EnsembleData:
         embedder: Embedder | None = None,
         *,
         tasks: Sequence[str] | None = None,
+        output_embeddings_cheap: bool = False,
     ) -> None:
         n = len(instructions)
         self.models = list(models)
@@ -191,6 +204,9 @@ class EnsembleData:
                 f"{len(self.outputs)} and {len(self.tasks)}."
             )
         self.embedder = embedder
+        #: True when :attr:`output_embeddings` cost nothing to compute (precomputed vectors),
+        #: so methods may use them for any output text they need.
+        self.output_embeddings_cheap = bool(output_embeddings_cheap)
         self._out = _Lazy(output_embeddings, "output embeddings")
         self._in = _Lazy(input_embeddings, "input embeddings")
 
@@ -293,10 +309,42 @@ class RouteData:
         )
 
 
+class MethodResult:
+    """A method's picks with, optionally, each decision's reliability in [0, 1].
+
+    Methods may return plain picks; returning a ``MethodResult`` with ``reliability``
+    lets the harness report how well the reliability predicts a good pick (AUC) and
+    what abstaining to a declared default below 0.5 would score.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = MethodResult(np.array([0, 2]), reliability=np.array([0.9, 0.2]))
+    >>> r.picks.tolist(), r.reliability.tolist()
+    ([0, 2], [0.9, 0.2])
+    """
+
+    __slots__ = ("picks", "reliability")
+
+    def __init__(self, picks: ArrayLike, reliability: ArrayLike | None = None) -> None:
+        self.picks = np.asarray(picks)
+        self.reliability = (
+            None if reliability is None else np.asarray(reliability, dtype=np.float64)
+        )
+        if self.reliability is not None and self.reliability.shape != self.picks.shape:
+            raise ValueError(
+                f"`reliability` must have one value per pick {self.picks.shape}; got "
+                f"{self.reliability.shape}."
+            )
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> NDArray[Any]:
+        return self.picks if dtype is None else self.picks.astype(dtype)
+
+
 #: A select-mode method: pool data -> picked candidate index per input, shape (n,).
-MethodFn = Callable[[EnsembleData], NDArray[np.intp]]
+MethodFn = Callable[[EnsembleData], "NDArray[np.intp] | MethodResult"]
 #: A route-mode method: route data -> picked candidate index per routed input, shape (q,).
-RouteMethodFn = Callable[[RouteData], NDArray[np.intp]]
+RouteMethodFn = Callable[[RouteData], "NDArray[np.intp] | MethodResult"]
 
 F = TypeVar("F")
 
@@ -336,9 +384,11 @@ class _Registry(Generic[F]):
         return None
 
     def has(self, name: str) -> bool:
+        _load_builtins()
         return name in self.methods or self.family_of(name) is not None
 
     def get(self, name: str) -> F:
+        _load_builtins()
         if name in self.methods:
             return self.methods[name]
         if ":" in name:
@@ -359,7 +409,28 @@ class _Registry(Generic[F]):
         raise ValueError(f"unknown {self.kind} {name!r}; available: {', '.join(self.available())}.")
 
     def available(self) -> list[str]:
+        _load_builtins()
         return sorted(self.methods) + sorted(f"{p}{{K}}" for p in self.families)
+
+
+#: Modules defining built-in methods, loaded by the registries on first lookup (not as a
+#: side effect of importing the package): abstention variants, and every scorer as a
+#: method plus ``router_default``.
+_BUILTIN_MODULES = ("smoothie_core.evaluation.abstaining", "smoothie_core.evaluation.scoring")
+_builtins_loaded = False
+_builtins_lock = threading.RLock()
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    with _builtins_lock:
+        if _builtins_loaded:
+            return
+        _builtins_loaded = True
+        for module in _BUILTIN_MODULES:
+            importlib.import_module(module)
 
 
 _SELECT: _Registry[MethodFn] = _Registry("method")

@@ -155,7 +155,8 @@ def test_methods_cannot_see_labels() -> None:
 
     # the only state a method's data object can hold (slots: no instance __dict__)
     assert set(EnsembleData.__slots__) == {
-        "models", "instructions", "outputs", "tasks", "embedder", "_out", "_in"
+        "models", "instructions", "outputs", "tasks", "embedder", "_out", "_in",
+        "output_embeddings_cheap",
     }  # fmt: skip
     assert set(RouteData.__slots__) == {"calibration", "inputs", "tasks", "_in"}
     data = _data()
