@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 #: What compares the candidates' answers (a name in :mod:`smoothie_core.scorers`).
-DEFAULT_SCORER: Final[str] = "consensus"
+DEFAULT_SCORER: Final[str] = "answer_coverage"
 
 #: Smoothing: None = Smoothie-Global, an int k = Smoothie-Local over k inputs, "auto" =
 #: ``min(AUTO_NEIGHBORS_CAP, pool size)``.

@@ -437,3 +437,58 @@ def _user_stacklevel() -> int:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     return 1
+
+
+# ------------------------------------------------- agreement of free-text answers
+#: Two answers agree when their squared embedding distance is below this share of the
+#: input's median pairwise squared distance.
+AGREEMENT_SHARE = 0.5
+
+
+def agreement_posterior(
+    pairwise: ArrayLike, pick: int, *, share: float = AGREEMENT_SHARE
+) -> tuple[float, list[int]]:
+    """Probability that the picked free-text answer is right, from who agrees with it.
+
+    Answers whose embeddings are closer than ``share`` x the median pairwise squared
+    distance of this input agree (connected components); the label model of
+    :mod:`smoothie_core.labelmodel` with its starting values (every candidate equally
+    accurate, the default collision rate: fixed before any data was seen) then gives the
+    posterior that the picked answer's group is right: high when most candidates agree
+    with the pick, about chance when nobody does.
+
+    Returns ``(posterior, members of the pick's group)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [-5.0, 4.0]])
+    >>> d2 = ((x[:, None] - x[None]) ** 2).sum(-1)
+    >>> p, group = agreement_posterior(d2, 0)
+    >>> round(p, 2), group
+    (0.99, [0, 1, 2])
+    >>> round(agreement_posterior(d2, 3)[0], 2)  # nobody agrees with a far answer
+    0.0
+    """
+    from smoothie_core.labelmodel import _P_INIT, _R0, class_posteriors
+
+    pw = np.asarray(pairwise, dtype=np.float64)
+    m = pw.shape[0]
+    if pw.shape != (m, m) or m < 2:
+        raise ValueError(f"`pairwise` must be a square (m, m) array with m >= 2; got {pw.shape}.")
+    iu = np.triu_indices(m, 1)
+    med = float(np.median(pw[iu]))
+    close = pw <= share * med if med > 0 else np.ones((m, m), dtype=bool)
+    # connected components of the "close" graph
+    label = list(range(m))
+    for i in range(m):
+        for j in range(i + 1, m):
+            if close[i, j]:
+                a, b = label[i], label[j]
+                if a != b:
+                    label = [a if x == b else x for x in label]
+    first = {lab: min(k for k in range(m) if label[k] == lab) for lab in set(label)}
+    classes = np.array([[first[lab] for lab in label]])
+    post, _none = class_posteriors(classes, np.full(m, _P_INIT), _R0)
+    group = [k for k in range(m) if label[k] == label[pick]]
+    return float(post[0, pick]), group

@@ -42,7 +42,12 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from smoothie_core.diagnostics import Reliability, diagnose_deltas, diagnose_scores
+from smoothie_core.diagnostics import (
+    Reliability,
+    agreement_posterior,
+    diagnose_deltas,
+    diagnose_scores,
+)
 from smoothie_core.labelmodel import class_posteriors, fit_label_models
 from smoothie_core.triplet import neighbor_mean, weights_from_deltas
 
@@ -288,6 +293,9 @@ class ScoreStatistic(_MeanStatistic):
     ) -> Reliability:
         return diagnose_scores(hood, candidate_names=candidate_names)
 
+    def no_information(self, row: NDArray[np.float64]) -> bool:
+        return not np.any(row)
+
 
 class AnswerStatistic(Statistic):
     """Agreement of stated final answers, weighted by label-model accuracies.
@@ -434,8 +442,7 @@ class AnswerStatistic(Statistic):
         q = (1 if focus is None else len(focus)) if neighbors is None else len(neighbors)
         acc, r, _info = self._accuracies(classes, neighbors, q, nb, summary)
         if focus is None:
-            out: NDArray[np.float64] = acc / acc.sum(axis=1, keepdims=True)
-            return out
+            return self._route_weights(acc, classes, fb_rows, neighbors, nb)
         f = np.asarray(focus, dtype=np.intp)
         w = self._vote(classes[f], tie[f], acc, r)
         answerless = (classes[f] >= 0).sum(axis=1) < 2
@@ -444,6 +451,38 @@ class AnswerStatistic(Statistic):
                 fb_rows, neighbors, f, nb, np.flatnonzero(answerless)
             )
         return w
+
+    def _route_weights(
+        self,
+        acc: NDArray[np.float64],
+        classes: NDArray[np.int64],
+        fb_rows: NDArray[np.float64],
+        neighbors: NDArray[np.intp] | None,
+        base: int,
+    ) -> NDArray[np.float64]:
+        """Route mode: the accuracies (normalised) where the neighbourhood's inputs had
+        answers, the fallback statistic's weights where they had not, mixed in proportion."""
+        q, m = acc.shape
+        out = acc / acc.sum(axis=1, keepdims=True)
+        hoods = (
+            [np.arange(base)] * q
+            if neighbors is None
+            else [np.asarray(h, dtype=np.intp) for h in neighbors]
+        )
+        for j, hood in enumerate(hoods):
+            if hood.size == 0:
+                continue
+            answered = (classes[hood] >= 0).sum(axis=1) >= 2
+            share = float(answered.mean())
+            if share >= 1.0:
+                continue
+            fb = fb_rows[hood[~answered]]
+            fb = fb[np.isfinite(fb).all(axis=1)]
+            if fb.size == 0:
+                continue
+            fb_w = self.fallback.weights(fb, None, None)[0]
+            out[j] = share * out[j] + (1.0 - share) * fb_w
+        return out
 
     def _vote(
         self,
@@ -549,7 +588,7 @@ class AnswerStatistic(Statistic):
         if not info["converged"]:
             reasons.append("The label model did not converge; its accuracies are approximate.")
         if focus is None:
-            w = acc / acc.sum()
+            w = self._route_weights(acc[None], classes, fb_rows, hood_idx, nb)[0]
             best = int(np.argmax(w))
             score = float(acc[best])
             details["best"] = names[best]
@@ -567,14 +606,24 @@ class AnswerStatistic(Statistic):
                 hood_rows = fb_rows[hood_idx[0]]
             hood_rows = hood_rows[np.isfinite(hood_rows).all(axis=1)]
             rep = self.fallback._assess(hood_rows, names, pairwise=pairwise)
+            score, checks, reasons = rep.score, dict(rep.checks), list(rep.reasons)
+            if pairwise is not None and np.isfinite(pairwise).all():
+                score, group = agreement_posterior(pairwise, int(np.argmax(w)))
+                checks["agreement_posterior"] = score
+                details["agreeing"] = [names[k] for k in group]
+                reasons.insert(
+                    0,
+                    f"{len(group)} of {len(names)} answers agree with the pick (label-model "
+                    f"posterior {score:.2f} with equal accuracies).",
+                )
             return w, Reliability(
-                rep.score,
+                score,
                 [
                     "Fewer than two answers could be extracted: decided by the fallback "
                     f"statistic ({self.fallback.name}).",
-                    *rep.reasons,
+                    *reasons,
                 ],
-                dict(rep.checks),
+                checks,
                 {**details, **rep.details, "fallback": self.fallback.name},
             )
         w = self._vote(own[None], tie[focus][None], acc[None], r)[0]
@@ -593,6 +642,15 @@ class AnswerStatistic(Statistic):
         return w, Reliability(p_pick, reasons, {"answer_posterior": p_pick}, details)
 
     def no_information(self, row: NDArray[np.float64]) -> bool:
+        """Every candidate states the same answer, or (without answers) the fallback row
+        says nothing: nothing to choose between."""
+        row = np.asarray(row, dtype=np.float64)
+        classes, _tie, fb, m = self._split(row[None, :])
+        c = classes[0]
+        if (c >= 0).all() and (c == c[0]).all():
+            return True
+        if (c >= 0).sum() < 2 and np.isfinite(fb[0]).all():
+            return self.fallback.no_information(fb[0])
         return False
 
 

@@ -65,7 +65,9 @@ class AnswerAgreementScorer(Scorer):
     """
 
     name: ClassVar[str] = "answer"
-    handles_missing: ClassVar[bool] = True
+    # a failed candidate makes the router score the others alone and keep the pool for
+    # complete inputs, as for every scorer (calibration keeps complete prompts only)
+    handles_missing: ClassVar[bool] = False
 
     def __init__(
         self,

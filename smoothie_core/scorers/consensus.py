@@ -8,7 +8,13 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from smoothie_core.asymmetric import DEFAULT_BUDGET, DEFAULT_WINDOW, Coverage
+from smoothie_core.asymmetric import (
+    DEFAULT_BUDGET,
+    DEFAULT_WINDOW,
+    coverage_scores,
+    embed_chunks,
+    word_chunks,
+)
 from smoothie_core.embedders import Embedder
 from smoothie_core.scorers.base import Scored, Scorer, ScoringContext
 from smoothie_core.statistics import ScoreStatistic, Statistic, TripletStatistic
@@ -92,13 +98,18 @@ class CoverageScorer(Scorer):
     per-input coverage scores; weights are a softmax of their (neighbourhood) mean.
     Cost: ``budget / window`` short chunks embedded per answer.
 
+    Short answers (at most one ``window`` of words each) have one chunk, so coverage is
+    symmetric and says nothing; for such inputs the row is embedding consensus instead,
+    as a centred score on the same scale (``-(delta - mean) / mean``, summing to 0 like
+    coverage), so that short answers are still compared.
+
     Examples
     --------
     >>> from smoothie_core.embedders import HashingEmbedder
-    >>> rows = CoverageScorer().statistics(
-    ...     [["Paris is the capital of France, on the Seine.", "Paris.", "Lyon."]],
-    ...     embedder=HashingEmbedder(dim=64))
-    >>> int(rows[0].argmax())
+    >>> scorer = CoverageScorer(budget=12, window=6)  # chunks of 6 words, 12 at most
+    >>> rows = scorer.statistics([["Paris is the capital of France. It lies on the Seine river.",
+    ...     "Paris is the capital of France.", "Lyon is a city."]], embedder=HashingEmbedder(dim=64))
+    >>> int(rows[0].argmax())  # the answer that covers what the others say
     0
     """
 
@@ -133,5 +144,34 @@ class CoverageScorer(Scorer):
         context: ScoringContext | None = None,
     ) -> Scored:
         rows = self._check_answers(answers, inputs)
-        cov = Coverage(embedder, budget=self.budget, window=self.window)
-        return Scored(cov.sample_scores([[str(a) for a in r] for r in rows]))
+        m = len(rows[0])
+        if m < 2:
+            raise ValueError(f"coverage needs >= 2 answers per input; got {m}.")
+        chunks = [
+            word_chunks(str(a), budget=self.budget, window=self.window) or [str(a)]
+            for r in rows
+            for a in r
+        ]
+        emb = embed_chunks(chunks, embedder)
+        out = np.empty((len(rows), m))
+        pairwise = np.empty((len(rows), m, m))
+        for s in range(len(rows)):
+            row = emb[s * m : (s + 1) * m]
+            means = np.stack([c.mean(axis=0) for c in row]).astype(np.float64)
+            means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+            pairwise[s] = _pairwise(means[None])[0]
+            if m >= 3 and all(len(c) <= 1 for c in chunks[s * m : (s + 1) * m]):
+                out[s] = _consensus_score(np.stack([c[0] for c in row]).astype(np.float64))
+            else:
+                out[s] = coverage_scores(row)
+        return Scored(out, pairwise=pairwise)
+
+
+def _consensus_score(vectors: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Embedding consensus of one input's answers as a centred higher-is-better score."""
+    delta = sample_deltas(vectors[None])[0]
+    scale = float(np.mean(np.abs(delta)))
+    if scale <= 0:
+        return np.zeros(len(delta))
+    out: NDArray[np.float64] = -(delta - delta.mean()) / scale
+    return out

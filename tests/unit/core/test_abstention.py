@@ -18,7 +18,7 @@ NAMES = ["m0", "m1", "m2", "m3", "m4"]
 def _calibrated(kind: str, **kwargs: object) -> tuple[Router, list[str]]:
     outs, _ = crowd_pool(1, n=60, dim=64) if kind == "crowd" else independent_pool(1, n=60, dim=384)
     prompts, answers, emb = as_texts(outs, NAMES)
-    router = Router(NAMES, embedder=emb, **kwargs)  # type: ignore[arg-type]
+    router = Router(NAMES, scorer="consensus", embedder=emb, **kwargs)  # type: ignore[arg-type]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReliabilityWarning)
         router.calibrate(prompts, answers)
@@ -82,7 +82,9 @@ def test_independent_pool_does_not_abstain() -> None:
 def test_select_abstains_to_default_and_to_first_when_default_failed() -> None:
     outs, strong = crowd_pool(2, n=3, dim=384)
     _, answers, emb = as_texts(outs, NAMES)
-    router = Router(NAMES, embedder=emb, default=NAMES[strong], abstain_below=0.6)
+    router = Router(
+        NAMES, scorer="consensus", embedder=emb, default=NAMES[strong], abstain_below=0.6
+    )
     d = _quiet(router.select, "q", answers[0])
     assert d.abstained and d.selected == NAMES[strong]
     assert d.diagnostics["smoothie_choice"] != NAMES[strong]
@@ -94,7 +96,9 @@ def test_select_abstains_to_default_and_to_first_when_default_failed() -> None:
 
 
 def test_select_with_too_few_answers_has_no_reliability() -> None:
-    router = Router(["a", "b", "c"], embedder=HashingEmbedder(), abstain_below=0.5)
+    router = Router(
+        ["a", "b", "c"], scorer="consensus", embedder=HashingEmbedder(), abstain_below=0.5
+    )
     d = router.select("q", {"a": "x", "b": "y", "c": None})
     assert d.reliability is None and not d.abstained and d.diagnostics == {}
 
@@ -114,7 +118,7 @@ def test_warns_once_per_router_pointing_at_the_caller() -> None:
 def test_select_warning_points_at_the_caller() -> None:
     outs, _ = crowd_pool(4, n=2, dim=384)
     _, answers, emb = as_texts(outs, NAMES)
-    router = Router(NAMES, embedder=emb)
+    router = Router(NAMES, scorer="consensus", embedder=emb)
     with pytest.warns(ReliabilityWarning, match="select decision") as record:
         router.select("q", answers[0])
     assert record[0].filename == __file__
@@ -123,7 +127,7 @@ def test_select_warning_points_at_the_caller() -> None:
 def test_calibrate_report_carries_reliability() -> None:
     outs, _ = crowd_pool(1, n=40, dim=64)
     prompts, answers, emb = as_texts(outs, NAMES)
-    router = Router(NAMES, embedder=emb)
+    router = Router(NAMES, scorer="consensus", embedder=emb)
     with pytest.warns(ReliabilityWarning, match="calibration") as record:
         report = router.calibrate(prompts, answers)
     assert record[0].filename == __file__

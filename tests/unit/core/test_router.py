@@ -177,7 +177,8 @@ def test_decision_to_dict_is_plain() -> None:
 
 
 def test_select_traffic_with_global_builds_a_pool_that_route_uses() -> None:
-    router = Router(NAMES, embedder=HashingEmbedder())  # n_neighbors=None
+    # the consensus scorer scores select inputs alone under n_neighbors=None
+    router = Router(NAMES, scorer="consensus", embedder=HashingEmbedder())
     for i in range(4):
         q = f"question {i}"
         d = router.select(q, topic_answers(q, "c"), update_pool=True)
@@ -189,7 +190,7 @@ def test_select_traffic_with_global_builds_a_pool_that_route_uses() -> None:
 
 
 def test_select_with_a_pool_matches_the_estimator() -> None:
-    router = Router(NAMES, embedder=HashingEmbedder(), n_neighbors=3)
+    router = Router(NAMES, scorer="consensus", embedder=HashingEmbedder(), n_neighbors=3)
     for i in range(5):
         q = f"question {i}"
         router.select(q, topic_answers(q, "d"), update_pool=True)

@@ -103,7 +103,7 @@ def test_a_given_core_router_must_match() -> None:
         SmoothieRouter(models=_models(), router=core, embedder=HashingEmbedder(dim=8))
     with pytest.raises(ValueError, match="`scorer`='coverage' differs"):
         SmoothieRouter(models=_models(), router=core, scorer="coverage")
-    same = SmoothieRouter(models=_models(), router=core, scorer="consensus", n_neighbors=2)
+    same = SmoothieRouter(models=_models(), router=core, scorer="answer_coverage", n_neighbors=2)
     assert same.router is core
     shared = SmoothieRouter(models=_models(), router=core, mode="route")
     assert shared.router is core and shared.n_neighbors == 2

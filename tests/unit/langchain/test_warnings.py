@@ -24,7 +24,10 @@ def _router(mode: str) -> SmoothieRouter:
         ScriptedChatModel(model_name=n, default_answer=a)
         for n, a in zip("abc", ANSWERS, strict=True)
     ]
-    return SmoothieRouter(models=models, embedder=HashingEmbedder(), mode=mode, n_neighbors=2)
+    # the consensus scorer: its diagnostics flag this crowd-shaped pool (low reliability)
+    return SmoothieRouter(
+        models=models, scorer="consensus", embedder=HashingEmbedder(), mode=mode, n_neighbors=2
+    )
 
 
 def _loaded() -> SmoothieRouter:
