@@ -15,7 +15,9 @@ Usage::
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/alpaca_eval_reproduce.py [--data DIR]
 
-Writes benchmarks/results/alpaca_eval_{dev,random}.json and .png.
+Writes benchmarks/results/alpaca_eval_{dev,random}.json and .png,
+alpaca_eval_random_seeds.json and alpaca_eval_embedder_check.json (the schema of
+``benchmarks/_results.py``: the command's ``--json`` output under ``"results"``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import machine_info, save_result
 
 from smoothie_core.cli import main as smoothie
 
@@ -86,6 +92,7 @@ def main() -> int:
         print(f"no AlpacaEval data at {data}", file=sys.stderr)
         return 2
     OUT.mkdir(parents=True, exist_ok=True)
+    machine = machine_info()
     common = [
         "eval",
         "alpaca-eval",
@@ -119,6 +126,9 @@ def main() -> int:
             str(OUT / "alpaca_eval_random.png"),
         ]
     )
+    for name in ("alpaca_eval_dev", "alpaca_eval_random"):  # the CLI's JSON, with the header
+        path = OUT / f"{name}.json"
+        save_result(name, json.loads(path.read_text()), machine=machine, out=path)
     # robustness: the same protocol with other seeds (summary only)
     seeds: dict[str, object] = {}
     for seed in range(5):
@@ -127,7 +137,7 @@ def main() -> int:
         res = json.loads(path.read_text())
         path.unlink()
         seeds[str(seed)] = {"mean": res["mean"], "summary": res["summary"]}
-    (OUT / "alpaca_eval_random_seeds.json").write_text(json.dumps(seeds, indent=1) + "\n")
+    save_result("alpaca_eval_random_seeds", seeds, machine=machine)
     keys = ["random", "smoothie_global", "smoothie_local_k1", "best_single"]
     print("seed  " + "  ".join(keys) + "  best_picked  spearman")
     for seed, rec in seeds.items():
@@ -141,7 +151,7 @@ def main() -> int:
     if not args.skip_embedder_check:
         check = embedder_check(data)
         print("default embedder vs shipped float16 embeddings:", check)
-        (OUT / "alpaca_eval_embedder_check.json").write_text(json.dumps(check, indent=1) + "\n")
+        save_result("alpaca_eval_embedder_check", check, machine=machine)
     return rc
 
 

@@ -12,13 +12,12 @@ Usage::
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/alpaca_eval_text_handling.py --limit 100
 
 Embeddings are cached (``--cache-dir``, default the user cache dir), so a rerun is fast.
-Writes benchmarks/results/alpaca_eval_text_handling.json.
+Writes benchmarks/results/alpaca_eval_text_handling.json (schema: ``benchmarks/_results.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,6 +26,10 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import machine_info, save_result
 
 from smoothie_core.embedders import CachedEmbedder, default_embedder
 from smoothie_core.evaluation import (
@@ -80,6 +83,7 @@ def main() -> int:
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--cache-dir", type=Path, default=None)
     args = p.parse_args()
+    machine = machine_info()
     data = args.data
     ensembles = load_ensembles_file(data / "ensembles_dev.json")
     methods = method_names([1, 5, 20], ["smoothie_local_eb_k20", "smoothie_kernel"])
@@ -98,8 +102,7 @@ def main() -> int:
         print(f"\n== {name}: {time.perf_counter() - start:.0f} s")
         print(format_results(res))
         out[name] = {"mean": res["mean"], "summary": res["summary"]}
-    path = ROOT / "benchmarks" / "results" / "alpaca_eval_text_handling.json"
-    path.write_text(json.dumps(out, indent=1) + "\n")
+    path = save_result("alpaca_eval_text_handling", out, machine=machine)
     print(f"wrote {path}")
     return 0
 

@@ -24,7 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _generations import RESULTS, SHARED, header
+from _generations import RESULTS, SHARED
+from _results import machine_info, save_result
 
 from smoothie_core.answers import extract_answer, normalize_answer
 
@@ -96,7 +97,8 @@ def main() -> int:
     p.add_argument("--examples", type=int, default=5, help="disagreements kept per task and kind")
     p.add_argument("--out", type=Path, default=RESULTS / "answer_extraction.json")
     args = p.parse_args()
-    report = header("answer_extraction")
+    machine = machine_info()
+    report: dict[str, Any] = {}
     start = time.perf_counter()
     for name in ("zeroeval", "mmlu_pro"):
         folder = args.data / name
@@ -120,9 +122,7 @@ def main() -> int:
                 f"{r['equal_but_label_0']:4d}  different-but-label-1 {r['different_but_label_1']:4d}"
             )
     report["seconds"] = round(time.perf_counter() - start, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    print(f"wrote {save_result(args.out.stem, report, machine=machine, out=args.out)}")
     return 0
 
 

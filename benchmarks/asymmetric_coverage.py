@@ -1,12 +1,12 @@
 """Issue 8, item 3: asymmetric coverage vs the paper's estimator, with length controls.
 
 Every answer is cut to its first BUDGET words in windows of WINDOW words (60/15 fixed in
-advance, from the MIXED_POOLS.md probe; 30/15 reported as a second variant, never chosen
+advance, from an earlier probe on 150 instructions; 30/15 reported as a second variant, never chosen
 by labels); see smoothie_core/asymmetric.py. Instructions: idx % 4 == 0 (202 of 805,
 spread over all five AlpacaEval sources). Needs the chunk embeddings cached by
 benchmarks/embed_chunks.py (same --stride/--window, budget >= --budget).
 
-Two ensemble sets: the ten fixed DEV ensembles and the README's ten random ensembles
+Two ensemble sets: the ten fixed DEV ensembles and the ten random ensembles of docs/alpaca_eval.md
 (seed 0). Reported per ensemble and on average, win rates on the same instructions:
 * coverage Global (mean score -> one model), Local k=1 (per instruction), Local k=20;
 * a symmetric control on the same chunks (sum_j cov(i->j) + cov(j->i)): is it the asymmetry?
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -39,20 +38,18 @@ from scipy.stats import spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _alpaca import DATA, ensembles, load_emb, load_outputs
+from _results import machine_info, save_result
 from mixed_pools import random_seed0
 
 from smoothie_core.asymmetric import coverage_matrix, word_chunks
-from smoothie_core.embedders import CachedEmbedder, default_embedder
+from smoothie_core.embedders import CachedEmbedder, default_cache_dir, default_embedder
 from smoothie_core.neighbors import ExactNeighbors
 from smoothie_core.triplet import neighbor_mean, sample_deltas
 
-CACHE = Path(os.environ.get("SMOOTHIE_CACHE_DIR", "/work/cache/issue8"))
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 class Data:
-    def __init__(self, stride: int, budget: int, window: int) -> None:
-        self.emb = CachedEmbedder(default_embedder(batch_size=64), CACHE)
+    def __init__(self, stride: int, budget: int, window: int, cache_dir: Path) -> None:
+        self.emb = CachedEmbedder(default_embedder(batch_size=64), cache_dir)
         self.sel = np.arange(0, 805, stride)
         self.budget, self.window = budget, window
         self.cache: dict[str, tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]] = {}
@@ -185,9 +182,17 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=60)
     ap.add_argument("--window", type=int, default=15)
     ap.add_argument("--k", type=int, default=20)
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache_dir(),
+        help="embedding cache filled by embed_chunks.py (default: $SMOOTHIE_CACHE_DIR or the "
+        "user cache dir, smoothie_core.embedders.default_cache_dir())",
+    )
     args = ap.parse_args()
     t0 = time.time()
-    data = Data(args.stride, args.budget, args.window)
+    machine = machine_info()
+    data = Data(args.stride, args.budget, args.window, args.cache_dir)
     out: dict[str, Any] = {}
     for set_name, ens_list in [("dev", ensembles()), ("random_seed0", random_seed0())]:
         rows = []
@@ -224,16 +229,14 @@ def main() -> None:
         }
     out["smoothie_vs_coverage_agreement"] = groups
     print(json.dumps(groups, indent=1))
-    path = RESULTS / f"asymmetric_coverage_b{args.budget}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    params = {k: v for k, v in vars(args).items() if k != "cache_dir"}  # no machine paths
     payload = {
-        "command": "python benchmarks/asymmetric_coverage.py " + " ".join(sys.argv[1:]),
-        "params": vars(args),
+        "params": params,
         "embedding_cache_misses": data.emb.misses,
         "seconds": round(time.time() - t0, 1),
         **out,
     }
-    path.write_text(json.dumps(payload, indent=1))
+    path = save_result(f"asymmetric_coverage_b{args.budget}", payload, machine=machine)
     print(f"wrote {path}")
 
 

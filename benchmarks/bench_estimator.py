@@ -22,7 +22,7 @@ largest relative weight difference is reported. The script exits with status 1 i
 selection differs.
 
 Run (the full run takes about 4 minutes on 2 busy shared cores; on this machine unset
-OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for the command, see the README)::
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for the command, see docs/scale.md)::
 
     .venv/bin/python benchmarks/bench_estimator.py            # -> results/bench_estimator.json
     .venv/bin/python benchmarks/bench_estimator.py --quick    # smoke run, ~1 minute
@@ -31,8 +31,6 @@ OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for the command, see the README)::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import platform
 import sys
@@ -51,6 +49,7 @@ from _reference import (
     reference_global_weights,
     reference_local_weights,
 )
+from _results import machine_info, save_result
 
 from smoothie_core import Smoothie
 from smoothie_core._version import __version__ as smoothie_version
@@ -316,28 +315,6 @@ def run_local(
 
 
 # ---------------------------------------------------------------------------- main
-def git_state() -> dict[str, Any]:
-    """Commit of the tree that was measured (and whether the core had local edits)."""
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-
-    def run(*cmd: str) -> str:
-        try:
-            return subprocess.run(
-                cmd, cwd=root, capture_output=True, text=True, check=False, timeout=30
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {
-        "head": run("git", "rev-parse", "HEAD"),
-        "smoothie_core_uncommitted_changes": bool(
-            run("git", "status", "--porcelain", "--", "smoothie_core")
-        ),
-    }
-
-
 def blas_info() -> dict[str, Any]:
     """Which BLAS kernels ran (threadpoolctl, from scikit-learn's dependencies) and the
     OPENBLAS_* variables of this process."""
@@ -436,8 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     import sklearn
 
     started = time.perf_counter()
-    load_start = os.getloadavg()
-    load_end = load_start
+    machine = machine_info(
+        note="2 CPU cores shared by several engineers working at the same time: timings are "
+        "noisy and one run only."
+    )
     rng = np.random.default_rng(args.seed)
 
     # k = 1 must not pay for a neighbour search (untimed check).
@@ -510,26 +489,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             del inputs, outputs
 
-    load_end = os.getloadavg()
     exact_rows = [r for r in rows if not r["approximate_search"]]
     identical = all(
         r["argmax_differ_outside_near_ties"] == 0 and r["ref_finite"] for r in exact_rows
     )
     report = {
-        "benchmark": "bench_estimator",
-        "command": "python benchmarks/bench_estimator.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "loadavg_start": load_start,
-            "loadavg_end": load_end,
-            "note": "2 CPU cores shared by several engineers working at the same time: "
-            "timings are noisy and one run only.",
-            "platform": platform.platform(),
-            "blas": blas_info(),
-        },
-        "git": git_state(),
         "versions": {
             "python": platform.python_version(),
             "numpy": np.__version__,
@@ -560,16 +524,22 @@ def main(argv: list[str] | None = None) -> int:
         "k1_neighbor_searches": k1_searches,
         "all_selections_identical": identical,
         "all_selections_identical_scope": "rows with exact neighbour search (approximate-search rows are reported, not asserted)",
-        "results": rows,
+        "rows": rows,
         "total_wall_s": time.perf_counter() - started,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    machine["blas"] = blas_info()
+    save_result(
+        out.stem,
+        report,
+        command=["benchmarks/bench_estimator.py", *(sys.argv[1:] if argv is None else argv)],
+        machine=machine,
+        out=out,
+    )
     print(table(rows))
     print(
         f"\nk=1 neighbour searches: {k1_searches}; selections identical: {identical}; "
-        f"total {report['total_wall_s']:.0f} s; load average {load_start[0]:.1f} -> "
-        f"{load_end[0]:.1f} (2 shared cores); JSON: {out}"
+        f"total {report['total_wall_s']:.0f} s; load average {machine['loadavg_start'][0]:.1f} -> "
+        f"{os.getloadavg()[0]:.1f}; JSON: {out}"
     )
     if k1_searches:
         print("FAIL: Smoothie(1) ran a neighbour search.", file=sys.stderr)

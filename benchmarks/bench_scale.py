@@ -51,7 +51,8 @@ Run (about 10-15 minutes on 2 busy shared cores; ``--quick`` ~2 minutes)::
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py --sizes 1000,200000 --skip-ray
 
-Writes ``benchmarks/results/bench_scale.json`` and ``bench_scale.png``.
+Writes ``benchmarks/results/bench_scale.json`` (schema: ``benchmarks/_results.py``; the
+measurements under ``"results"``) and ``bench_scale.png``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,6 @@ import gc
 import glob
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -73,6 +73,10 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import load_result, machine_info, save_result
 
 from smoothie_core import Smoothie, _io
 from smoothie_core.neighbors import (
@@ -512,9 +516,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS / "bench_scale.json")
     args = p.parse_args(argv)
     if args.replot:
-        res = json.loads(args.out.read_text())
+        doc = load_result(args.out)
+        res = doc["results"]
         derive(res)
-        args.out.write_text(json.dumps(res, indent=1))
+        save_result(
+            doc["name"],
+            res,
+            command=doc["command"],
+            machine=doc["machine"],
+            out=args.out,
+            date_utc=doc["date_utc"],
+            commit=doc["commit"],
+            dirty=doc["dirty"],
+            provenance={
+                **doc.get("provenance", {}),
+                "replot": f"derived fields recomputed by {' '.join(sys.argv[1:]) or '--replot'}",
+            },
+        )
         plot(res, args.out.with_suffix(".png"))
         print(f"re-derived and re-plotted {args.out}")
         return 0
@@ -527,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.time()
+    machine = machine_info()
     limit_threads(args.threads)
     res: dict[str, Any] = {
         "config": {
@@ -538,12 +557,6 @@ def main(argv: list[str] | None = None) -> int:
             "threads": args.threads,
             "auto_threshold": AUTO_THRESHOLD,
             "noise": NOISE,
-        },
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_avg_start": os.getloadavg(),
         },
     }
     real = load_real()
@@ -562,10 +575,10 @@ def main(argv: list[str] | None = None) -> int:
         res["embedding"] = embedding_section(args.embed_texts, args.embed_repeats)
     if not args.skip_ray:
         res["ray"] = ray_section(args.ray_rows, args.ray_minilm_rows)
-    res["machine"]["load_avg_end"] = os.getloadavg()
     res["wall_s"] = time.time() - started
     if args.append and args.out.exists():
-        old = json.loads(args.out.read_text())
+        doc = load_result(args.out)
+        old = doc["results"]
         mine = {r["n"] for r in res["latency"]}
         res["latency"] = sorted(
             [r for r in old["latency"] if r["n"] not in mine] + res["latency"], key=lambda r: r["n"]
@@ -573,14 +586,16 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("embedding", "ray"):
             if key not in res and key in old:
                 res[key] = old[key]
-        keep = ("config", "machine", "embed_query", "embed_query_after", "wall_s")
+        keep = ("config", "embed_query", "embed_query_after", "wall_s")
         res["appended_runs"] = [
             *old.get("appended_runs", []),
-            {k: old[k] for k in keep if k in old},
+            {
+                **{k: doc[k] for k in ("command", "date_utc", "commit", "machine")},
+                **{k: old[k] for k in keep if k in old},
+            },
         ]
     derive(res)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=1))
+    save_result(args.out.stem, res, machine=machine, out=args.out)
     plot(res, args.out.with_suffix(".png"))
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
     return 0

@@ -12,7 +12,6 @@ Run (~10 minutes at 1M on one busy core)::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import machine_info, save_result
 from bench_scale import RESULTS, build_pool, limit_threads, load_real, make_state, perturb, time_one
 
 from smoothie_core import Smoothie
@@ -35,6 +35,7 @@ def main() -> int:
     p.add_argument("--reps", type=int, default=50)
     p.add_argument("--out", type=Path, default=RESULTS / "bench_scale_ef.json")
     args = p.parse_args()
+    machine = machine_info()
     limit_threads(1)
     real = load_real()
     rng = np.random.default_rng(1)  # the same queries as bench_scale.py
@@ -72,7 +73,7 @@ def main() -> int:
         "reference": "exact float32 (agreed 100% with float64 in bench_scale)",
         "rows": rows,
     }
-    args.out.write_text(json.dumps(out, indent=1))
+    save_result(args.out.stem, out, machine=machine, out=args.out)
     print(f"wrote {args.out}")
     return 0
 

@@ -18,14 +18,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _alpaca import ensembles, load_outputs
+from _results import machine_info, save_result
 
 from smoothie_core.asymmetric import coverage_scores, embed_chunks, word_chunks
 from smoothie_core.embedders import default_embedder
 
-OUT = Path(__file__).resolve().parent / "results" / "coverage_cost.json"
-
 
 def main() -> None:
+    machine = machine_info()
     models = ensembles()[0]
     n_instr = 8
     answers = [[load_outputs(m)[0][s] for m in models] for s in range(n_instr)]
@@ -44,7 +44,6 @@ def main() -> None:
             coverage_scores(row)
         score_t.append(time.perf_counter() - t)
     res = {
-        "command": "python benchmarks/coverage_cost.py",
         "n_answers": n_instr * len(models),
         "models": models,
         "seconds_full_answers_min": min(full_t),
@@ -54,8 +53,7 @@ def main() -> None:
         "note": "shared 2-core machine under load from other jobs; compare the ratio, not the absolute times",
     }
     print(json.dumps(res, indent=1))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(res, indent=1))
+    print(f"wrote {save_result('coverage_cost', res, machine=machine)}")
 
 
 if __name__ == "__main__":

@@ -11,14 +11,16 @@ fit, and writes benchmarks/results/diagnostics_null.json.
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from smoothie_core.triplet import sample_deltas
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-OUT = Path(__file__).resolve().parent / "results" / "diagnostics_null.json"
+from _results import machine_info, save_result
+
+from smoothie_core.triplet import sample_deltas
 
 
 def z_of(a: np.ndarray) -> float:
@@ -28,6 +30,7 @@ def z_of(a: np.ndarray) -> float:
 
 
 def main() -> None:
+    machine = machine_info()
     rng = np.random.default_rng(0)
     rows = []
     for m in (3, 4, 5, 7, 10):
@@ -41,11 +44,7 @@ def main() -> None:
             q = np.percentile(zs, [50, 90, 95, 99])
             rows.append({"m": m, "n": n, "p50": q[0], "p90": q[1], "p95": q[2], "p99": q[3]})
             print(f"m={m:2d} n={n:3d}  z quantiles 50/90/95/99%: {np.round(q, 3)}")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(
-        json.dumps({"command": "python benchmarks/diagnostics_null.py", "rows": rows}, indent=1)
-    )
-    print(f"wrote {OUT}")
+    print(f"wrote {save_result('diagnostics_null', {'rows': rows}, machine=machine)}")
 
 
 if __name__ == "__main__":

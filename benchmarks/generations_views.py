@@ -11,11 +11,11 @@ time, all sharing one embedding cache; and it times each view *cold* (no cache) 
 sample of outputs, which is the cost a new user pays per output.
 
     HF_HUB_OFFLINE=1 nohup .venv/bin/python benchmarks/generations_views.py \\
-        --cache-dir /work/cache/emb > /work/cache/generations_views.log 2>&1 &
+        --cache-dir "$SMOOTHIE_CACHE_DIR" > generations_views.log 2>&1 &
 
 Writes benchmarks/results/generations_{dataset}_{view}.{json,png} (the full
 ``--json``/``--plot`` of each run) and benchmarks/results/generations_views.json (timings and
-the headline numbers of every run, with command, date, commit and machine).
+the headline numbers of every run), all in the schema of ``benchmarks/_results.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _generations import RESULTS, SHARED, header
+from _generations import RESULTS, SHARED
+from _results import load_result, machine_info, save_result
 
 from smoothie_core.cli import main as smoothie
 from smoothie_core.embedders import load_embedder
@@ -199,20 +200,25 @@ def main() -> int:
     p.add_argument("--tables", type=Path, help="print the docs' tables from this report and exit")
     args = p.parse_args()
     if args.tables is not None:
-        print(markdown(json.loads(args.tables.read_text())))
+        print(markdown(load_result(args.tables)["results"]))
         return 0
     limits = dict(LIMITS)
     for item in filter(None, args.limit_per_task.split(",")):
         name, _, value = item.partition("=")
         limits[name] = int(value)
     views = [v for v in args.views.split(",") if v]
-    report = header("generations_views")
-    report["config"] = {
-        "limits": limits,
-        "views": views,
-        "k": args.k,
-        "cache_dir": str(args.cache_dir),
-        "embedder": args.embedder or "default (all-MiniLM-L6-v2)",
+    machine = machine_info(
+        note="2 CPU cores shared by several engineers working at the same time: timings are "
+        "noisy and one run only."
+    )
+    report: dict[str, Any] = {
+        "config": {
+            "limits": limits,
+            "views": views,
+            "k": args.k,
+            "cache_dir": str(args.cache_dir),
+            "embedder": args.embedder or "default (all-MiniLM-L6-v2)",
+        }
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
     summary_path = args.out_dir / f"generations_views{args.tag}.json"
@@ -245,14 +251,16 @@ def main() -> int:
             rc |= smoothie(cmd)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             result = json.loads(Path(f"{stem}.json").read_text())
+            command = "smoothie " + " ".join(cmd)
+            save_result(stem.name, result, command=command, machine=machine, out=f"{stem}.json")
             entry["runs"][view] = {
-                "command": "smoothie " + " ".join(cmd),
+                "command": command,
                 "seconds": round(wall, 1),
                 "cpu_seconds": round(cpu, 1),
                 **headline(result),
             }
             report[name] = entry
-            summary_path.write_text(json.dumps(report, indent=1) + "\n")  # after every run
+            save_result(summary_path.stem, report, machine=machine, out=summary_path)  # every run
             print(f"   {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
     print(markdown(report))
     print(f"wrote {summary_path}")

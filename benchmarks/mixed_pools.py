@@ -1,6 +1,6 @@
 """Issue 8: when does Smoothie's consensus fail, and what do diagnostics + abstention buy?
 
-On the ten fixed DEV ensembles and on the README's ten random ensembles (seed 0) of the
+On the ten fixed DEV ensembles and on the ten random ensembles (seed 0; docs/alpaca_eval.md) of the
 AlpacaEval 2.0 DEV models (precomputed MiniLM embeddings), this prints and saves:
 
 * the paper's estimator: Smoothie-Global and Smoothie-Local (k = 20) win rates;
@@ -32,6 +32,7 @@ from scipy.stats import spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _alpaca import DATA, ensembles, load_emb, load_outputs
+from _results import machine_info, save_result
 
 from smoothie_core.diagnostics import diagnose_deltas, mean_pairwise_sq_distances
 from smoothie_core.evaluation import list_models, random_ensembles
@@ -40,11 +41,10 @@ from smoothie_core.triplet import neighbor_mean, sample_deltas
 
 THRESHOLD = 0.5
 K_LOCAL = 20
-OUT = Path(__file__).resolve().parent / "results" / "mixed_pools.json"
 
 
 def random_seed0() -> list[list[str]]:
-    """The README's 10 random ensembles of 5 (seed 0; variants and gpt4_gamed excluded)."""
+    """The 10 random ensembles of 5 of docs/alpaca_eval.md (seed 0; variants and gpt4_gamed excluded)."""
     excluded = ("*_concise", "*_verbose", "gpt4_gamed")
     pool = [
         m
@@ -157,6 +157,7 @@ def run_set(ens_list: list[list[str]]) -> dict[str, Any]:
 
 def main() -> None:
     t0 = time.time()
+    machine = machine_info()
     out: dict[str, Any] = {}
     for set_name, ens_list in [("dev", ensembles()), ("random_seed0", random_seed0())]:
         print(f"== {set_name}")
@@ -177,17 +178,14 @@ def main() -> None:
         "local20_gain_abstained_instructions": float(np.mean(abst)),
     }
     print(json.dumps(check, indent=1))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
     payload = {
-        "command": "python benchmarks/mixed_pools.py",
         "threshold": THRESHOLD,
         "k_local": K_LOCAL,
         "seconds": round(time.time() - t0, 1),
         "discrimination": check,
         **out,
     }
-    OUT.write_text(json.dumps(payload, indent=1))
-    print(f"wrote {OUT}")
+    print(f"wrote {save_result('mixed_pools', payload, machine=machine)}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """``SmoothieRouter``: a LangChain chat model that picks among candidate chat models, label-free.
 
-Two modes (see ``ARCHITECTURE.md``):
+Two modes (see ``docs/langchain.md``):
 
 * ``mode="select"`` (test-time, the paper's strongest regime): every candidate answers
   every input, concurrently; the answers are embedded and scored with Smoothie and the

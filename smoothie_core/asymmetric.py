@@ -17,8 +17,8 @@ Higher is better. The per-input score is :func:`coverage_scores`; a global or
 neighbourhood score is its mean over inputs (:class:`Coverage`, like Smoothie-Global /
 Smoothie-Local).
 
-Evidence (``benchmarks/asymmetric_coverage.py``; README "When Smoothie works, and when it
-does not"): on the AlpacaEval DEV pools, where the paper's estimator scores below random,
+Evidence (``benchmarks/asymmetric_coverage.py``; ``docs/reliability.md``, "An asymmetric,
+length-controlled signal: coverage"): on the AlpacaEval DEV pools, where the paper's estimator scores below random,
 Coverage-Global and Coverage-Local (k = 20) beat it in most ensembles, also on
 instructions where every answer has the full word budget; the per-input version (k = 1)
 is only slightly above random. Use it calibrated over many inputs, not per input.

@@ -3,7 +3,7 @@
 ``Router``, LangChain's ``SmoothieRouter`` and LlamaIndex's selector, query engine and
 LLM all default to these values, so the same option means the same thing, with the
 same default, wherever it is spelled. How each default was chosen is in the docs
-(``docs/evaluation.md``: defaults are chosen from measured evidence, by rules stated
+(``docs/evaluation/``: defaults are chosen from measured evidence, by rules stated
 before looking at the results).
 """
 

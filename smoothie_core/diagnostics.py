@@ -4,7 +4,7 @@ Smoothie's triplet estimator assumes the candidates' errors are independent. Whe
 candidate sits far from a tight group of others, squared distances cannot tell "one
 good answer far from a correlated weak crowd" from "one bad answer far from a good
 crowd" (on the AlpacaEval DEV pools the paper's estimator scores *below* random; see
-the README section "When Smoothie works, and when it does not"). This module scores
+``docs/reliability.md``). This module scores
 how much a fit or a decision rests on that assumption, with plain-language reasons.
 
 What it cannot do: tell *which* case a pool is in. A low score means "the pick depends on

@@ -16,8 +16,8 @@ For n queries against the same n rows (test-time Smoothie-Local, ``Smoothie.weig
 :func:`exact_self_neighbors` is the exact all-pairs search: float32 screening on half of
 the symmetric distance matrix with a rigorous error bound, near-ties decided exactly.
 
-``AUTO_THRESHOLD`` was measured with ``benchmarks/bench_scale.py`` (see the README's
-"Scale" section): from 10,000 samples (d = 384) exact float64 search of one query takes
+``AUTO_THRESHOLD`` was measured with ``benchmarks/bench_scale.py`` (see ``docs/scale.md``,
+"Scale"): from 10,000 samples (d = 384) exact float64 search of one query takes
 more than a millisecond on a busy 2-core machine (1.5 ms; 6 ms at 20,000, 26 ms at
 100,000) while HNSW stays at 0.2-0.3 ms and agrees with exact search on >= 99% of
 decisions; below it the HNSW build (seconds) is not worth it.

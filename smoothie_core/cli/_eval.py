@@ -11,7 +11,7 @@ logs). Examples::
         --precomputed-embeddings ../shared/data/alpaca_eval --json out.json --plot out.png
     smoothie eval generations --data ../shared/data/zeroeval \\
         --pools-file ../shared/data/zeroeval/pools_dev.json --limit-per-task 50 \\
-        --view last --cache-dir /work/cache/emb --json zeroeval.json --plot zeroeval.png
+        --view last --json zeroeval.json --plot zeroeval.png
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         "reliability: how far a pick rests on Smoothie's assumption of independent errors "
         "(low when one answer is far from a tight group: agreement cannot tell a lone wrong "
-        "answer from a lone right one; see the README, 'When Smoothie works, and when it does not')."
+        "answer from a lone right one; see docs/reliability.md)."
     )
     print(f"total time: {time.perf_counter() - start:.1f} s")
     return 0
