@@ -462,7 +462,7 @@ class AnswerStatistic(Statistic):
     ) -> NDArray[np.float64]:
         """Route mode: the accuracies (normalised) where the neighbourhood's inputs had
         answers, the fallback statistic's weights where they had not, mixed in proportion."""
-        q, m = acc.shape
+        q = acc.shape[0]
         out = acc / acc.sum(axis=1, keepdims=True)
         hoods = (
             [np.arange(base)] * q
@@ -645,7 +645,7 @@ class AnswerStatistic(Statistic):
         """Every candidate states the same answer, or (without answers) the fallback row
         says nothing: nothing to choose between."""
         row = np.asarray(row, dtype=np.float64)
-        classes, _tie, fb, m = self._split(row[None, :])
+        classes, _tie, fb, _m = self._split(row[None, :])
         c = classes[0]
         if (c >= 0).all() and (c == c[0]).all():
             return True
