@@ -202,6 +202,12 @@ def _register_generations(bench: Any) -> None:
         ),
     )
     g.add_argument(
+        "--only",
+        action="store_true",
+        help="run only the --methods given (not the paper's smoothie_global / local_k{K}, "
+        "which embed every whole output: the expensive part on long outputs)",
+    )
+    g.add_argument(
         "--route-split",
         type=_split_fraction,
         default=0.5,
@@ -300,8 +306,13 @@ def run_generations_command(args: argparse.Namespace) -> int:
         data.check_pool(models)
     extra = [m.strip() for m in args.methods.split(",") if m.strip()]
     extra_select, extra_route = split_methods(extra)
-    methods = select_methods(args.k, extra_select)
-    rmethods = route_methods(args.k, extra_route)
+    if args.only:
+        if not extra:
+            raise ValueError("--only needs --methods: name the methods to run.")
+        methods, rmethods = list(dict.fromkeys(extra_select)), list(dict.fromkeys(extra_route))
+    else:
+        methods = select_methods(args.k, extra_select)
+        rmethods = route_methods(args.k, extra_route)
     base: Embedder = load_embedder(args.embedder)  # lazy: loads its model on first use
     outputs_embedder: Embedder = ViewEmbedder(base, args.view)
     inputs_embedder: Embedder = base

@@ -8,6 +8,8 @@ For each registered scorer ``S`` (:func:`smoothie_core.scorers.available_scorers
     ``weights_``: every input decided with the pool as its neighbourhood (batch).
 ``route_{S}_global`` / ``route_{S}_local_k{K}`` (route mode)
     Calibrated on the calibration part, routing each routed input from the input alone.
+``answer_vote`` (select mode)
+    A baseline: the plain majority vote over stated final answers.
 ``router_default`` (both modes)
     Exactly what a :class:`~smoothie_core.Router` built with default arguments picks:
     select mode calls ``Router.select`` on each input in order (so the router learns
@@ -153,6 +155,24 @@ def _route(scorer_name: str, k: int | None) -> Any:
     return method
 
 
+def answer_vote(data: EnsembleData) -> MethodResult:
+    """Plain majority vote over the stated final answers (a baseline: every candidate
+    counts the same; ties and inputs without two stated answers go to the first candidate)."""
+    from smoothie_core.answers import final_answer
+
+    picks = np.zeros(data.n_inputs, dtype=np.intp)
+    for s, row in enumerate(data.outputs):
+        finals = [final_answer(a, strict=True) for a in row]
+        counts: dict[str, int] = {}
+        for f in finals:
+            if f is not None:
+                counts[f] = counts.get(f, 0) + 1
+        if counts and max(counts.values()) >= 2:
+            top = max(counts.values())
+            picks[s] = next(j for j, f in enumerate(finals) if f is not None and counts[f] == top)
+    return MethodResult(picks)
+
+
 def router_default(data: EnsembleData) -> MethodResult:
     """What ``Router(models)`` with default arguments picks, input by input, in order."""
     emb = PoolEmbedder(data)
@@ -209,5 +229,6 @@ def register_scorer_methods(names: Sequence[str] | None = None) -> None:
 
 
 register_method("router_default", router_default, overwrite=True)
+register_method("answer_vote", answer_vote, overwrite=True)
 register_route_method("router_default", route_router_default, overwrite=True)
 register_scorer_methods()
