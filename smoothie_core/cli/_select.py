@@ -11,8 +11,11 @@ Formats (UTF-8 JSON Lines, one object per line, line ``i`` of every file = input
                        "n_neighbors": 1}
 
 A candidate's name is its file stem (``model-a``) unless ``--names`` gives them.
-``--k 1`` (default) scores each input's answers on their own; ``--k K`` averages the
-statistics of the ``K`` nearest inputs of the batch (Smoothie-Local at test time,
+``--scorer`` says what compares the answers (default: the library's default scorer;
+``--engine ray`` supports ``consensus`` only). ``--k 1`` (default) scores each input's
+answers on their own, except for scorers that learn over many inputs (answer
+agreement), which use the whole file as their pool (Smoothie-Global); ``--k K`` averages
+the statistics of the ``K`` nearest inputs of the batch (Smoothie-Local at test time,
 inputs with every answer only; the others are scored on their own).
 
 A null, empty or whitespace-only answer counts as failed (listed in ``failed``, with the
@@ -141,6 +144,13 @@ def register(sub: Any) -> None:
         default=1,
         help="neighbours for Smoothie-Local (default 1: each input alone)",
     )
+    p.add_argument(
+        "--scorer",
+        default=None,
+        help="what compares the answers (smoothie_core.scorers: consensus, answer, coverage, "
+        "answer_coverage, ...; default: the library's default). Scorers that learn over many "
+        "inputs (answer agreement) use the whole file as their pool",
+    )
     p.add_argument("--input-key", default="input", help="key of the input text (default 'input')")
     p.add_argument(
         "--text-key", default="output", help="key of a candidate's text (default 'output')"
@@ -197,9 +207,12 @@ def _failures(
 def run(args: argparse.Namespace) -> int:
     from smoothie_core import _io
 
+    from smoothie_core.scorers import get_scorer
+
     start = time.perf_counter()
     if args.k < 1:
         raise ValueError(f"--k must be a positive int; got {args.k}.")
+    get_scorer(args.scorer)  # an unknown name fails before any work
     names = (
         [n.strip() for n in args.names.split(",")]
         if args.names
@@ -242,6 +255,13 @@ def run(args: argparse.Namespace) -> int:
     live_answers = {n: [answers[n][i] for i in live] for n in names}
     found: list[Any] = []
     if live and getattr(args, "engine", "local") == "ray":
+        if args.scorer not in (None, "consensus") and args.scorer != "consensus":
+            raise ValueError(
+                f"--engine ray scores with the consensus scorer only; got --scorer {args.scorer}. "
+                "Use --engine local, or --scorer consensus."
+            )
+        if args.scorer is None:
+            args.scorer = "consensus"
         from smoothie_core.distributed import decisions_ray
         from smoothie_core.embedders import default_cache_dir
 
@@ -287,6 +307,7 @@ def _decide_local(
     from smoothie_core.estimator import Smoothie
     from smoothie_core.evaluation.embeddings import TextEmbeddings
     from smoothie_core.router import Decision, Router
+    from smoothie_core.scorers import get_scorer
     from smoothie_core.triplet import select_best
 
     base: Embedder = load_embedder(args.embedder)
@@ -296,23 +317,40 @@ def _decide_local(
     all_texts = list(inputs) + [t for col in answers.values() for t in col if t is not None]
     source.prepare([(None, [], all_texts)])
     embedder = _Prepared(source)
-    router = Router(names, embedder=embedder, update_pool=False)  # each input on its own
+    scorer = get_scorer(args.scorer)
+    # inputs with a failed candidate: scored on their own answers (the Router's fallbacks)
+    router = Router(names, scorer=scorer, embedder=embedder, update_pool=False)
     rows = [{n: answers[n][i] for n in names} for i in range(len(inputs))]
     decisions: list[Decision] = [router.select(inputs[i], rows[i]) for i in range(len(inputs))]
-    complete = [i for i, r in enumerate(rows) if all(v is not None for v in r.values())]
+    complete = [i for i, r in enumerate(rows) if all(_usable(v) for v in r.values())]
     k = min(args.k, len(complete))
-    if k > 1:
-        outs = np.stack([embedder.embed([str(rows[i][n]) for n in names]) for i in complete])
-        ins = embedder.embed([inputs[i] for i in complete])
-        weights = Smoothie(n_neighbors=k).fit(outs, ins, candidate_names=names).weights_
-        for i, w in zip(complete, weights, strict=True):
+    pooled = scorer.statistic.pooled_select  # label models learn over the whole file
+    if complete and (k > 1 or pooled):
+        stats = scorer.statistics(
+            [[str(rows[i][n]) for n in names] for i in complete],
+            [inputs[i] for i in complete],
+            embedder=embedder,
+        )
+        ins = embedder.embed([inputs[i] for i in complete]) if k > 1 else None
+        est = Smoothie(None if (pooled and k <= 1) else k, statistic=scorer.statistic).fit(
+            sample_statistics=stats, input_embeddings=ins, candidate_names=names
+        )
+        used = len(complete) if (pooled and k <= 1) else k
+        for i, w in zip(complete, est.weights_, strict=True):
+            why = decisions[i].fallback
+            if why is not None and "identical" in why:
+                continue  # nothing to choose between: the Router's declared fallback stands
             decisions[i] = Decision(
                 selected=names[int(select_best(w))],
                 weights={n: float(x) for n, x in zip(names, w, strict=True)},
                 mode="select",
-                n_neighbors=k,
+                n_neighbors=used,
             )
     return decisions
+
+
+def _usable(answer: str | None) -> bool:
+    return isinstance(answer, str) and bool(answer.strip())
 
 
 def _record(

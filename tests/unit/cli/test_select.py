@@ -66,7 +66,11 @@ def test_selects_and_writes_one_line_per_input(tmp_path: Path) -> None:
         assert isinstance(weights, dict)
         assert set(weights) == set(ANSWERS)
         assert sum(weights.values()) == pytest.approx(1.0)
-        assert r["n_neighbors"] == 1
+        # the default scorer (answer agreement) learns over the whole file
+        assert r["n_neighbors"] == len(QUESTIONS)
+    assert _run(tmp_path, inputs, cands, "--scorer", "consensus") == 0
+    assert all(r["n_neighbors"] == 1 for r in _read(tmp_path))  # each input alone
+    assert _run(tmp_path, inputs, cands, "--scorer", "nope") == 2
 
 
 def test_local_k_uses_the_batch(tmp_path: Path) -> None:
