@@ -206,7 +206,6 @@ def _failures(
 
 def run(args: argparse.Namespace) -> int:
     from smoothie_core import _io
-
     from smoothie_core.scorers import get_scorer
 
     start = time.perf_counter()
