@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -253,17 +252,12 @@ def _check_outputs(outputs: Iterable[Path | None], inputs: Iterable[Path | None]
                 )
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder + os.replace."""
+def write_text_atomic(path: Path, text: str, inputs: Iterable[Path | None] = ()) -> None:
+    """Write ``text`` to ``path`` atomically (:func:`smoothie_core._io.write_atomic`)."""
+    from smoothie_core import _io
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _io.write_atomic(path, text, inputs=[p for p in inputs if p is not None])
 
 
 def _pools(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
@@ -378,7 +372,7 @@ def run_generations_command(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if args.json is not None:
-        write_text_atomic(args.json, json.dumps(result, indent=1) + "\n")
+        write_text_atomic(args.json, json.dumps(result, indent=1) + "\n", inputs=[args.pools_file])
         print(f"wrote {args.json}")
     if args.plot is not None:
         try:
@@ -483,7 +477,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(format_results(result))
     if args.json is not None:
-        write_text_atomic(args.json, json.dumps(result, indent=1) + "\n")
+        write_text_atomic(
+            args.json, json.dumps(result, indent=1) + "\n", inputs=[args.ensembles_file]
+        )
         print(f"wrote {args.json}")
     if args.plot is not None:
         try:

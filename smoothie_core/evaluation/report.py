@@ -6,7 +6,6 @@ matplotlib is the optional ``plot`` extra; it is imported only by :func:`plot_re
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -301,14 +300,11 @@ def _pyplot() -> Any:
 
 
 def _save_atomic(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Save ``fig`` through :func:`smoothie_core._io.write_atomic` (temp file + rename)."""
+    from smoothie_core import _io
+
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    fmt = out.suffix.lstrip(".").lower() or "png"
+    _io.write_atomic(out, lambda fh: fig.savefig(fh, format=fmt, dpi=120))
     return out
