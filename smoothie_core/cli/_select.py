@@ -211,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.k < 1:
         raise ValueError(f"--k must be a positive int; got {args.k}.")
+    args.scorer = getattr(args, "scorer", None)  # callers building a Namespace may omit it
     get_scorer(args.scorer)  # an unknown name fails before any work
     names = (
         [n.strip() for n in args.names.split(",")]
@@ -254,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     live_answers = {n: [answers[n][i] for i in live] for n in names}
     found: list[Any] = []
     if live and getattr(args, "engine", "local") == "ray":
-        if args.scorer not in (None, "consensus") and args.scorer != "consensus":
+        if args.scorer not in (None, "consensus"):
             raise ValueError(
                 f"--engine ray scores with the consensus scorer only; got --scorer {args.scorer}. "
                 "Use --engine local, or --scorer consensus."

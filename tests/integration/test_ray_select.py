@@ -101,6 +101,7 @@ def _cli(
         no_cache=True,
         quiet=True,
         engine=engine,
+        scorer="consensus",  # the scorer the Ray engine implements
     )
     assert _select.run(args) == 0
     return [json.loads(line) for line in out.read_text().splitlines()]

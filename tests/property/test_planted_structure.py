@@ -49,7 +49,7 @@ def _route_all(router: Router, prompts: list[str]) -> list[str]:
 def test_router_abstains_on_crowd_and_recovers_declared_default() -> None:
     outs, strong = crowd_pool(3, n=80, dim=64)
     prompts, answers, emb = as_texts(outs, NAMES)
-    plain = Router(NAMES, embedder=emb)
+    plain = Router(NAMES, scorer="consensus", embedder=emb)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = plain.calibrate(prompts, answers)
@@ -57,7 +57,9 @@ def test_router_abstains_on_crowd_and_recovers_declared_default() -> None:
     assert [w.category for w in caught] == [ReliabilityWarning]
     d = plain.route("prompt 1")
     assert d.selected != NAMES[strong] and not d.abstained and d.reliability < 0.5
-    guarded = Router(NAMES, embedder=emb, default=NAMES[strong], abstain_below=0.5)
+    guarded = Router(
+        NAMES, scorer="consensus", embedder=emb, default=NAMES[strong], abstain_below=0.5
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ReliabilityWarning)
         guarded.calibrate(prompts, answers)
@@ -74,7 +76,12 @@ def test_router_accuracy_unchanged_with_independent_errors() -> None:
     for k in (None, 60):
         for abstain in (None, 0.5):
             router = Router(
-                NAMES, embedder=emb, n_neighbors=k, default=NAMES[0], abstain_below=abstain
+                NAMES,
+                scorer="consensus",
+                embedder=emb,
+                n_neighbors=k,
+                default=NAMES[0],
+                abstain_below=abstain,
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("error", ReliabilityWarning)  # no warning either
