@@ -155,7 +155,7 @@ class _StatsUDF:
             out[_INPUT_EMB] = emb
         # every row is first scored on its own, exactly as the single-machine path does
         # (Router.select); complete rows are re-decided by the pool step for k > 1 / Global
-        router = Router(names, embedder=prepared)
+        router = Router(names, scorer="consensus", embedder=prepared)  # the engine's scorer
         for i in range(n):
             d = router.select(str(inputs[i]), {c: answers[c][i] for c in names}, update_pool=False)
             out["selected"][i] = d.selected

@@ -337,9 +337,6 @@ def _decide_local(
         )
         used = len(complete) if (pooled and k <= 1) else k
         for i, w in zip(complete, est.weights_, strict=True):
-            why = decisions[i].fallback
-            if why is not None and "identical" in why:
-                continue  # nothing to choose between: the Router's declared fallback stands
             decisions[i] = Decision(
                 selected=names[int(select_best(w))],
                 weights={n: float(x) for n, x in zip(names, w, strict=True)},
