@@ -78,7 +78,8 @@ def fit(
     config: RunnableConfig | None,
     show_progress: bool,
 ) -> None:
-    """Run the calibration grid and fit ``owner`` (see ``SmoothieRouter.fit``)."""
+    """Run the calibration grid and fit ``owner`` (``SmoothieRouter.fit``,
+    ``SmoothieRunnable.fit``)."""
     values = _values(prompts)
     _check_prompt(prompt)
     if prompt is not None:

@@ -172,7 +172,7 @@ fallback_on_error
     def _normalize_candidates(cls, value: Any) -> dict[str, Runnable[Any, Any]]:
         return normalize_candidates(value)
 
-    @field_validator("input_text")
+    @field_validator("input_text", mode="before")
     @classmethod
     def _check_input_text(cls, value: Any) -> Any:
         if value is not None and not callable(value) and not isinstance(value, Runnable):
