@@ -617,3 +617,24 @@ def test_one_engine_for_both_front_doors() -> None:
         code = inspect.getsource(module).split('"""', 2)[2]
         assert "BaseChatModel" not in code and "chat_models" not in code
         assert "langchain_smoothie.runnables" not in code
+
+
+def test_options_and_defaults_are_the_routers() -> None:
+    for field in ("mode", "scorer", "n_neighbors", "max_concurrency", "timeout", "max_retries",
+                  "update_pool", "max_pool_size", "fallback_on_error", "cost_tradeoff"):  # fmt: skip
+        assert (
+            SmoothieRunnable.model_fields[field].default
+            == SmoothieRouter.model_fields[field].default
+        ), field
+    runnable = SmoothieRunnable(
+        candidates=lambdas(**PARIS), embedder=HashingEmbedder(), scorer="answer",
+        n_neighbors="auto", max_pool_size=50, default="b", abstain_below=0.25, update_pool=False,
+    )  # fmt: skip
+    core = runnable.router
+    assert core.scorer.name == "answer" and core.n_neighbors == "auto"
+    assert (core.max_pool_size, core.default, core.abstain_below, core.update_pool) == (
+        50, "b", 0.25, False,
+    )  # fmt: skip
+    runnable.include_decision = True
+    out = runnable.invoke("Capital of France?")  # the answer scorer compares stated answers
+    assert out["smoothie"]["diagnostics"]["scorer"] == core.scorer.id
