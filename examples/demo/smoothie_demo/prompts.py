@@ -29,7 +29,7 @@ from langchain_core.outputs import LLMResult
 from langchain_core.prompts import ChatPromptTemplate
 
 from langchain_smoothie import SmoothieRunnable
-from smoothie_core.answers import extract_answer, normalize_answer
+from smoothie_core.answers import extract_answer
 from smoothie_core.diagnostics import ReliabilityWarning
 from smoothie_core.embedders import Embedder
 from smoothie_core.tables import format_table
@@ -68,8 +68,8 @@ def prompt_templates() -> dict[str, ChatPromptTemplate]:
 class KnownAnswer:
     """A question with its known answer.
 
-    ``kind`` says how an output is checked (:func:`is_correct`): ``"number"`` (the
-    stated answer is this number), ``"name"`` (one of ``answers`` appears in the stated
+    ``kind`` says how an output is checked (:func:`is_correct`): ``"number"`` (the last
+    number of the stated answer's first sentence, so "7 * 4 = 28" states 28), ``"name"`` (one of ``answers`` appears in the stated
     answer, any case) or ``"symbol"`` (one of ``answers`` appears as a whole word, same
     case).
     """
@@ -103,6 +103,7 @@ PROMPT_QUESTIONS: tuple[KnownAnswer, ...] = (
 )
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_SENTENCE_END = re.compile(r"\.(?=\s|$)")
 
 
 def _plain(text: str) -> str:
@@ -135,6 +136,8 @@ def is_correct(question: KnownAnswer, output: str | None) -> bool:
     >>> q = KnownAnswer("arithmetic", "What is 17 * 3 + 9?", ("60",), "number")
     >>> is_correct(q, "17 * 3 = 51, 51 + 9 = 60.\\nAnswer: 60"), is_correct(q, "Answer: 51")
     (True, False)
+    >>> is_correct(q, "Answer: 51 + 9 = 60. First, 17 * 3 = 51.")
+    True
     >>> is_correct(KnownAnswer("fact", "Symbol for gold?", ("Au",), "symbol"), "Answer: Au")
     True
     """
@@ -142,11 +145,10 @@ def is_correct(question: KnownAnswer, output: str | None) -> bool:
         return False
     stated = stated_answer(output)
     if question.kind == "number":
-        normal = normalize_answer(stated)
-        numbers = [normal] if _NUMBER.fullmatch(normal) else _NUMBER.findall(stated)
+        numbers = _NUMBER.findall(_SENTENCE_END.split(stated, maxsplit=1)[0])
         if not numbers:
             return False
-        value = numbers[0].replace(",", "")
+        value = numbers[-1].replace(",", "")
         return any(float(value) == float(a) for a in question.answers)
     if question.kind == "symbol":
         return any(re.search(rf"\b{re.escape(a)}\b", stated) for a in question.answers)

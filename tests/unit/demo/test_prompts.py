@@ -40,6 +40,10 @@ def test_answers_are_checked_on_the_stated_answer() -> None:
     assert is_correct(sum_q, "17 * 3 = 51\n51 + 9 = 60\nAnswer: 60")
     assert not is_correct(sum_q, "17 * 3 = 51\nAnswer: 51")  # 60 nowhere stated
     assert is_correct(sum_q, "60")
+    assert is_correct(sum_q, "Answer: 51 + 9 = 60")  # the result, not the first operand
+    assert not is_correct(sum_q, "Answer: 61. Check: 17 * 3 + 9 = 60.")  # first sentence only
+    pens = KnownAnswer("arithmetic", "7 pens at 4 dollars?", ("28",), "number")
+    assert is_correct(pens, "Answer: 7 pens cost $28. Explanation: 7 * 4 is 28.")
     assert not is_correct(sum_q, None) and not is_correct(sum_q, "I cannot say.")
     gold = KnownAnswer("fact", "Chemical symbol for gold?", ("Au",), "symbol")
     assert is_correct(gold, "The chemical symbol for gold is Au.")
