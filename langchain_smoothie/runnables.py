@@ -22,7 +22,6 @@ from langchain_core.callbacks import (
     AsyncCallbackManagerForChainRun,
     CallbackManagerForChainRun,
 )
-from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
 from langchain_core.runnables import (
     Runnable,
@@ -282,7 +281,7 @@ fallback_on_error
             return runnable_input_text(input)
         out = how.invoke(input) if isinstance(how, Runnable) else how(input)
         if isinstance(how, Runnable) and not isinstance(out, str):
-            return runnable_input_text(out.to_messages() if isinstance(out, PromptValue) else out)
+            return runnable_input_text(out)  # a prompt value, messages, ...
         if not isinstance(out, str):
             raise TypeError(f"`input_text` must return a str; got {type(out).__name__}.")
         return out
@@ -305,10 +304,7 @@ fallback_on_error
         try:
             text = self.text_of(value)
         except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"inputs[{index}]: no text to route on ({exc}); pass `input_text=` to say how "
-                "an input becomes text."
-            ) from exc
+            raise TypeError(f"inputs[{index}]: {exc}") from exc
         return RunnableRequest(self, value, text=text, config=config)
 
     # ------------------------------------------------------------- decisions

@@ -534,7 +534,7 @@ def test_fit_records_failures_and_afit_matches(llm: ScriptedChatModel) -> None:
     assert again.route(geo("Chile")).weights == pytest.approx(runnable.route(geo("Chile")).weights)
     with pytest.raises(TypeError, match="`prompts` must be a list of prompts"):
         runnable.fit(geo("Chile"))
-    with pytest.raises(TypeError, match=r"inputs\[0\]: no text to route on"):
+    with pytest.raises(TypeError, match=r"inputs\[0\]: a SmoothieRunnable needs the text"):
         runnable.fit([3.5])
 
 
