@@ -36,12 +36,9 @@ Needs the demo's models (``make install-demo``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import random
-import subprocess
 import sys
 import time
 import warnings
@@ -55,6 +52,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import machine_info, save_result
+
 from langchain_smoothie import SmoothieRunnable
 from smoothie_core import Router
 from smoothie_core._version import __version__ as smoothie_version
@@ -63,8 +64,8 @@ from smoothie_core.diagnostics import ReliabilityWarning
 from smoothie_core.embedders import default_embedder
 from smoothie_demo.prompts import PROMPT_TEMPLATES, KnownAnswer, is_correct, prompt_templates
 
-ROOT = Path(__file__).resolve().parent
-OUT = ROOT / "results" / "multi_prompt.json"
+#: Other scorers compared on the same answers (no model calls), besides the default.
+OTHER_SCORERS = ("consensus", "answer", "answer_coverage")
 
 # ----------------------------------------------------------- the labelled set
 FACTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -194,21 +195,6 @@ class Recorder(BaseCallbackHandler):
         self.tokens[name] = self.tokens.get(name, 0) + int(usage.get("output_tokens", 0))
 
 
-def _git() -> dict[str, Any]:
-    def run(*cmd: str) -> str:
-        try:
-            return subprocess.run(
-                cmd, cwd=ROOT.parent, capture_output=True, text=True, check=False, timeout=30
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {
-        "head": run("git", "rev-parse", "HEAD"),
-        "dirty": bool(run("git", "status", "--porcelain")),
-    }
-
-
 def _rate(values: list[bool]) -> float:
     return round(100.0 * sum(values) / len(values), 1) if values else float("nan")
 
@@ -220,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--k", type=int, default=5, help="route mode: nearest calibration questions")
     p.add_argument("--max-tokens", type=int, default=192)
-    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--out", type=Path, default=None, help="default: results/multi_prompt.json")
     p.add_argument("--print-questions", action="store_true", help="print the set and exit")
     args = p.parse_args(argv)
 
@@ -232,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     from smoothie_demo.cli import build_local_models
 
     t_start = time.perf_counter()
-    load_start = os.getloadavg()
+    machine = machine_info(
+        note="2 CPU cores shared by several engineers; llama.cpp 1 thread, greedy."
+    )
     half = len(questions) // 2
     calib, test = questions[:half], questions[half:]
     names = list(PROMPT_TEMPLATES)
@@ -305,20 +293,30 @@ def main(argv: list[str] | None = None) -> int:
     route_calls = rec.calls - fit_calls - select_calls
 
     # Other label-free decisions from the same answers (no model calls): the routes of
-    # Smoothie-Global and k=10 (the fitted router's state, other n_neighbors), and select
-    # mode with the "answer" scorer (agreement of the stated final answers).
+    # Smoothie-Global and k=10 from the same calibration, and select and route mode with
+    # the other scorers. A core Router calibrated on the calibration answers is what
+    # ``fit`` builds (the same call), so these need no model.
     inputs = [q.text for q in test]
+    calib_texts = [q.text for q in calib]
     k10 = min(10, report.n_used)
-    for label, k in (("route_global", None), ("route_k10", k10)):
-        core = Router(names, embedder=embedder, n_neighbors=k)
-        core.calibrate([q.text for q in calib], calib_answers)
-        for row, text in zip(rows, inputs, strict=True):
-            d = core.route(text)
-            row[label] = {"selected": d.selected, "weights": d.weights}
-    answer_router = Router(names, embedder=embedder, scorer="answer", update_pool=False)
-    for row, text in zip(rows, inputs, strict=True):
-        d = answer_router.select(text, row["answers"])
-        row["select_answer_scorer"] = {"selected": d.selected, "weights": d.weights}
+    extra: dict[str, str] = {}
+    for scorer in dict.fromkeys((DEFAULT_SCORER, *OTHER_SCORERS)):
+        for k in (None, args.k, k10):
+            key = f"route[{scorer},k={k}]"
+            if scorer == DEFAULT_SCORER and k == args.k:
+                continue  # the invoked route above
+            core = Router(names, embedder=embedder, scorer=scorer, n_neighbors=k)
+            core.calibrate(calib_texts, calib_answers)
+            for row, text in zip(rows, inputs, strict=True):
+                row[key] = {"selected": core.route(text).selected}
+            glob = "Smoothie-Global" if k is None else f"Smoothie-Local k={k}"
+            extra[key] = f"route ({scorer}, {glob})"
+        if scorer != DEFAULT_SCORER:
+            key = f"select[{scorer}]"
+            core = Router(names, embedder=embedder, scorer=scorer, update_pool=False)
+            for row, text in zip(rows, inputs, strict=True):
+                row[key] = {"selected": core.select(text, row["answers"]).selected}
+            extra[key] = f"select ({scorer}, per input)"
 
     def acc(pick: str) -> float:
         return _rate([row["correct"][row[pick]["selected"]] for row in rows])
@@ -329,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         by_topic[topic] = {
             **{f"prompt:{n}": _rate([r["correct"][n] for r in sub]) for n in names},
             "select": _rate([r["correct"][r["select"]["selected"]] for r in sub]),
+            "select (consensus)": _rate(
+                [r["correct"][r["select[consensus]"]["selected"]] for r in sub]
+            ),
             "route": _rate([r["route"]["correct"] for r in sub]),
             "oracle": _rate([any(r["correct"].values()) for r in sub]),
             "n": len(sub),
@@ -342,13 +343,13 @@ def main(argv: list[str] | None = None) -> int:
                 sum(singles.values()) / len(singles), 1
             ),
             f"select ({DEFAULT_SCORER}, per input)": acc("select"),
-            f"route (Smoothie-Local k={args.k}, invoked)": _rate(
+            f"route ({DEFAULT_SCORER}, Smoothie-Local k={args.k}, invoked)": _rate(
                 [r["route"]["correct"] for r in rows]
             ),
-            "route (Smoothie-Global)": acc("route_global"),
-            f"route (Smoothie-Local k={k10})": acc("route_k10"),
-            "select (answer scorer, secondary)": acc("select_answer_scorer"),
             "oracle (any prompt right)": _rate([any(r["correct"].values()) for r in rows]),
+        },
+        "other_decisions_accuracy_percent (same answers, no model calls)": {
+            label: acc(key) for key, label in extra.items()
         },
         "by_topic": by_topic,
         "picks": {
@@ -373,20 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "output_tokens": rec.tokens,
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
     }
-    result = {
-        "benchmark": "multi_prompt",
-        "command": "OMP_WAIT_POLICY=PASSIVE python benchmarks/multi_prompt.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git": _git(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "loadavg_start": load_start,
-            "loadavg_end": os.getloadavg(),
-            "note": "2 CPU cores shared by several engineers; llama.cpp 1 thread, greedy.",
-        },
-        "versions": {"python": platform.python_version(), "smoothie-router": smoothie_version},
+    results = {
         "config": {
             "model": args.model,
             "n_questions": len(questions),
@@ -396,19 +384,20 @@ def main(argv: list[str] | None = None) -> int:
             "scorer": DEFAULT_SCORER,
             "embedder": embedder.id,
             "templates": PROMPT_TEMPLATES,
+            "smoothie-router": smoothie_version,
         },
         "checking": (
             "smoothie_demo.prompts.is_correct: the stated answer (smoothie_core.answers."
-            "extract_answer, else the first line) must be the known number (arithmetic), "
-            "contain a known name (any case, accents stripped), or the chemical symbol as a "
-            "whole word (same case). Labels are used only for this scoring."
+            "extract_answer, else the first line) must be the known number (the last number of "
+            "its first sentence; arithmetic), contain a known name (any case, accents "
+            "stripped), or the chemical symbol as a whole word (same case). Labels are used "
+            "only for this scoring."
         ),
         "summary": summary,
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {save_result('multi_prompt', results, machine=machine, out=args.out)}")
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -32,7 +32,7 @@ def _script(messages: list[BaseMessage], tools: Any) -> str:
         return str(int(answer) + 7) if q.kind == "number" else answer
     if system == PROMPT_TEMPLATES["step_by_step"]:
         return f"Let me work it out for: {question}\nAnswer: {answer}"
-    return f"Answer: {answer}. That is the known answer to: {question}"
+    return f"Answer: {answer}\nThat is the known answer to: {question}"
 
 
 def test_answers_are_checked_on_the_stated_answer() -> None:
