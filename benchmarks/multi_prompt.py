@@ -16,8 +16,9 @@ half calibrates route mode, the second half is the test set.
    returns the best answer; the recorded answers give each single template's accuracy
    and the oracle (right if any template is right);
 3. route mode on the test half: one model call per question with the chosen template
-   (Smoothie-Local, ``--k`` nearest calibration questions); the routes of Smoothie-Global
-   and k=10 are computed too, from the same calibration (no model calls).
+   (Smoothie-Local, ``--k`` nearest calibration questions);
+4. without model calls, on the same answers: route mode with Smoothie-Global and k=10,
+   and both modes with the other scorers (:data:`OTHER_SCORERS`).
 
 Label-free: Smoothie never sees the known answers; they are used only to score the
 results, by ``smoothie_demo.prompts.is_correct``: the answer an output *states*
@@ -26,9 +27,9 @@ short last line; else the output's first line) must be the known number (arithme
 contain the known name in any case and accents (facts), or the chemical symbol as a
 whole word, same case. The same rule for every template.
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/multi_prompt.py     # ~8 min
+    .venv/bin/python benchmarks/multi_prompt.py     # ~10 min on 2 busy shared cores
     -> benchmarks/results/multi_prompt.json
-    .venv/bin/python benchmarks/multi_prompt.py --print-questions          # the set only
+    .venv/bin/python benchmarks/multi_prompt.py --print-questions   # the set only
 
 Needs the demo's models (``make install-demo``).
 """
