@@ -1,4 +1,8 @@
-"""langchain_smoothie: ``SmoothieRouter``, a label-free routing chat model for LangChain.
+"""langchain_smoothie: label-free routing for LangChain.
+
+``SmoothieRouter`` is a chat model over candidate chat models; ``SmoothieRunnable``
+routes across any runnables whose output is a message or a str, including one model
+under several prompts (``SmoothieRunnable.from_prompts``).
 
 ``ScriptedChatModel`` (offline, deterministic candidates for tests and demos) lives in
 :mod:`langchain_smoothie.fake_chat_models`. ``SmoothieDecisionModel`` and
@@ -10,6 +14,7 @@
 from langchain_smoothie._embeddings import LangChainEmbedder
 from langchain_smoothie.chat_models import AllCandidatesFailedError, SmoothieRouter
 from langchain_smoothie.fake_chat_models import ScriptedChatModel
+from langchain_smoothie.runnables import SmoothieRunnable
 from smoothie_core._version import __version__
 
 __all__ = [
@@ -17,5 +22,6 @@ __all__ = [
     "LangChainEmbedder",
     "ScriptedChatModel",
     "SmoothieRouter",
+    "SmoothieRunnable",
     "__version__",
 ]

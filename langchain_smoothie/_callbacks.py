@@ -1,9 +1,13 @@
 """Callbacks: candidates as child runs of the router's run, and the decision event.
 
 Select mode invokes each candidate as a *child run* of the router's run (so traces show
-every candidate), tagged :data:`CANDIDATE_TAGS`. Route mode calls the winner inside the
-router's own run. Every decision is also sent as the custom callback event
-:data:`DECISION_EVENT` on the router's run.
+every candidate), tagged :data:`CANDIDATE_TAGS`; the tags are inherited, so the runs
+*inside* a candidate (the chat model of a ``prompt | model`` candidate) carry them too.
+``SmoothieRouter``'s route mode calls the winner inside the router's own run;
+``SmoothieRunnable``'s runs it as a child run tagged :data:`ROUTE_TAGS` (it streams).
+Every decision is also sent as the custom callback event :data:`DECISION_EVENT` on the
+router's run. The run managers may be an LLM run's (``SmoothieRouter``) or a chain
+run's (``SmoothieRunnable``).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from uuid import UUID
 from langchain_core.callbacks import (
     AsyncCallbackManager,
     AsyncCallbackManagerForLLMRun,
+    AsyncRunManager,
     CallbackManager,
     CallbackManagerForLLMRun,
+    RunManager,
 )
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.runnables import RunnableConfig
@@ -27,6 +33,7 @@ from langchain_core.runnables import RunnableConfig
 __all__ = [
     "CANDIDATE_TAGS",
     "DECISION_EVENT",
+    "ROUTE_TAGS",
     "aemit",
     "as_chunk",
     "child_config",
@@ -40,38 +47,39 @@ DECISION_EVENT = "smoothie_decision"
 #: Tags on candidate child runs. ``nostream`` keeps LangGraph's ``stream_mode="messages"``
 #: from showing the candidates' messages as the graph's output.
 CANDIDATE_TAGS = ("smoothie:candidate", "nostream")
+#: Tags on a route-mode candidate called as a child run (its tokens are the answer's).
+ROUTE_TAGS = ("smoothie:candidate",)
 
-RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
+AnyRunManager = RunManager | AsyncRunManager
 
 
 def _child_manager(
-    run_manager: RunManager, tags: Sequence[str] = ()
+    run_manager: AnyRunManager, tags: Sequence[str] = ()
 ) -> CallbackManager | AsyncCallbackManager:
     """A callback manager whose runs nest under ``run_manager``'s run (LLM run managers
-    have no ``get_child``; this mirrors ``ParentRunManager.get_child``)."""
-    cls = (
-        AsyncCallbackManager
-        if isinstance(run_manager, AsyncCallbackManagerForLLMRun)
-        else CallbackManager
-    )
+    have no ``get_child``; this mirrors ``ParentRunManager.get_child``). ``tags`` are
+    inherited by the runs inside the child run too."""
+    cls = AsyncCallbackManager if isinstance(run_manager, AsyncRunManager) else CallbackManager
     manager = cls(handlers=[], parent_run_id=run_manager.run_id)
     manager.set_handlers(run_manager.inheritable_handlers)
     manager.add_tags(run_manager.inheritable_tags)
     manager.add_metadata(run_manager.inheritable_metadata)
     if tags:
-        manager.add_tags(list(tags), inherit=False)
+        manager.add_tags(list(tags))
     return manager
 
 
-def child_config(run_manager: RunManager | None, name: str) -> RunnableConfig:
+def child_config(
+    run_manager: AnyRunManager | None, name: str, tags: Sequence[str] = CANDIDATE_TAGS
+) -> RunnableConfig:
     """The config that runs candidate ``name`` as a child run of ``run_manager``'s run."""
     config: RunnableConfig = {"run_name": name, "metadata": {"smoothie_candidate": name}}
     if run_manager is not None:
-        config["callbacks"] = _child_manager(run_manager, CANDIDATE_TAGS)
+        config["callbacks"] = _child_manager(run_manager, tags)
     return config
 
 
-def emit(run_manager: CallbackManagerForLLMRun | None, data: dict[str, Any]) -> None:
+def emit(run_manager: RunManager | None, data: dict[str, Any]) -> None:
     """Send the decision event on ``run_manager``'s run."""
     if run_manager is not None:
         manager = _child_manager(run_manager)
@@ -79,7 +87,7 @@ def emit(run_manager: CallbackManagerForLLMRun | None, data: dict[str, Any]) -> 
         manager.on_custom_event(DECISION_EVENT, data, run_id=run_manager.run_id)
 
 
-async def aemit(run_manager: AsyncCallbackManagerForLLMRun | None, data: dict[str, Any]) -> None:
+async def aemit(run_manager: AsyncRunManager | None, data: dict[str, Any]) -> None:
     """Async :func:`emit`."""
     if run_manager is not None:
         manager = _child_manager(run_manager)
@@ -110,7 +118,9 @@ def opened_run(run_id: UUID, manager: CallbackManager | AsyncCallbackManager) ->
         _OPENED_RUN.reset(token)
 
 
-def stream_run_manager(run_manager: RunManager | None, *, async_api: bool) -> RunManager | None:
+def stream_run_manager(
+    run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None, *, async_api: bool
+) -> CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None:
     """``run_manager`` if LangChain passed one, else a manager for the run that
     ``SmoothieRouter.stream`` opened (same run id, handlers, tags and metadata)."""
     if run_manager is not None:

@@ -6,10 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.prompt_values import PromptValue
 
-__all__ = ["answer_text", "input_text", "state_text"]
+__all__ = ["answer_text", "input_text", "runnable_input_text", "state_text"]
 
 
 def input_text(messages: Sequence[BaseMessage]) -> str:
@@ -54,6 +54,50 @@ def answer_text(message: BaseMessage) -> str:
             args = json.dumps(call.get("args", {}), sort_keys=True, default=str)
             parts.append(f"{call['name']}({args})")
     return "\n".join(parts)
+
+
+def runnable_input_text(value: Any) -> str:
+    """The text a ``SmoothieRunnable`` routes on for an input (its default ``input_text``).
+
+    A str as it is; a prompt value, a message or a list of messages (or message-like
+    tuples) as :func:`input_text` renders them; a dict as its values joined by newlines
+    (a message by its text, messages as :func:`input_text`, any other value as JSON).
+
+    Examples
+    --------
+    >>> runnable_input_text({"question": "Capital of France?", "n": 2})
+    'Capital of France?\\n2'
+    >>> runnable_input_text([("system", "Be brief."), ("human", "Capital of Peru?")])
+    'Capital of Peru?'
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, PromptValue):
+        return input_text(value.to_messages())
+    if isinstance(value, BaseMessage):
+        return value.text
+    if isinstance(value, Mapping):
+        return "\n".join(_value_text(v) for v in value.values())
+    if isinstance(value, Sequence) and value:
+        try:
+            return input_text(convert_to_messages(value))
+        except (TypeError, ValueError, NotImplementedError):
+            pass
+    raise TypeError(
+        "a SmoothieRunnable needs the text of each input to route on: a str, messages, a "
+        f"prompt value or a dict are read by default; got {type(value).__name__}. Pass "
+        "`input_text=` (a function input -> str) to say how."
+    )
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseMessage):
+        return value.text
+    if isinstance(value, Sequence) and value and all(isinstance(m, BaseMessage) for m in value):
+        return input_text(list(value))
+    return json.dumps(value, sort_keys=True, default=_default)
 
 
 def state_text(state: Any) -> str:

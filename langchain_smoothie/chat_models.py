@@ -9,11 +9,14 @@ Two modes (see ``docs/langchain.md``):
   prompts; afterwards each input is embedded, its nearest calibration prompts give
   the candidates' weights, and only the winner is called (it streams natively).
 
-This module holds the class (fields, validation, LangChain hooks); the work is done in
-``_select`` (select mode), ``_route`` (route mode), ``_fit`` (calibration),
-``_candidates`` (``models=``, per-call preparation) and ``_callbacks`` (child runs and
-the decision event). Candidates are called through :mod:`smoothie_core.orchestration`;
-all estimator logic lives in :class:`smoothie_core.Router`.
+This module holds the class (its candidates, chat-model settings, LangChain hooks); the
+Smoothie options, the core router and persistence are shared with ``SmoothieRunnable``
+(``_base``), and so is the engine: ``_select`` (select mode), ``_route`` (route mode),
+``_fit`` (calibration), which reach the candidates through ``_adapters.ChatRequest``.
+``_candidates`` normalises ``models=`` and prepares each call; ``_callbacks`` makes
+child runs and the decision event. Candidates are called through
+:mod:`smoothie_core.orchestration`; all estimator logic lives in
+:class:`smoothie_core.Router`.
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Self
 
 from langchain_core.callbacks import (
     AsyncCallbackManager,
@@ -40,48 +42,19 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, e
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.utils import LC_ID_PREFIX
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from langchain_smoothie import _fit, _route, _select
+from langchain_smoothie._adapters import ChatRequest
+from langchain_smoothie._base import SmoothieBase
 from langchain_smoothie._callbacks import as_chunk, opened_run, stream_run_manager
 from langchain_smoothie._candidates import FORWARDED_SETTINGS, normalize_models
-from langchain_smoothie._embeddings import as_embedder
 from langchain_smoothie._render import input_text
-from smoothie_core import CalibrationReport, Decision, NotFittedError, Router
-from smoothie_core.cost import check_prices
-from smoothie_core.defaults import (
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_MAX_POOL_SIZE,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_N_NEIGHBORS,
-    DEFAULT_SCORER,
-    DEFAULT_TIMEOUT,
-    DEFAULT_UPDATE_POOL,
-)
-from smoothie_core.embedders import default_embedder
+from smoothie_core import Decision
 from smoothie_core.exceptions import AllCandidatesFailedError
-from smoothie_core.orchestration import CallPolicy, to_thread
-from smoothie_core.scorers import Scorer, get_scorer
+from smoothie_core.orchestration import to_thread
 
 __all__ = ["AllCandidatesFailedError", "SmoothieRouter"]
-
-#: Fields passed to :class:`smoothie_core.Router` as they are (a new Router option is one
-#: more field here and on the class).
-CORE_FIELDS = (
-    "scorer",
-    "n_neighbors",
-    "max_pool_size",
-    "default",
-    "abstain_below",
-    "update_pool",
-)
-#: The saved settings ``SmoothieRouter.load`` lets the caller override.
-LOAD_OVERRIDES = ("n_neighbors", "max_pool_size", "default", "abstain_below")
-
-
-def _setting(field: str, value: Any) -> Any:
-    """A Router setting in comparable form (a scorer by its id, names and objects alike)."""
-    return get_scorer(value).id if field == "scorer" else value
 
 
 def _token_chunk(message: AIMessage, run_manager: Any) -> ChatGenerationChunk:
@@ -91,7 +64,7 @@ def _token_chunk(message: AIMessage, run_manager: Any) -> ChatGenerationChunk:
     return chunk
 
 
-class SmoothieRouter(BaseChatModel):
+class SmoothieRouter(SmoothieBase, BaseChatModel):
     """A chat model that answers with the best of several candidate chat models, label-free.
 
     Drop-in for any chat model: ``invoke``/``ainvoke``/``batch``/``stream``, chains
@@ -213,79 +186,20 @@ class SmoothieRouter(BaseChatModel):
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    _CANDIDATES: ClassVar[str] = "models"
 
     models: dict[str, BaseChatModel]
-    mode: Literal["select", "route"] = "select"
-    scorer: str | Scorer = DEFAULT_SCORER
-    n_neighbors: int | Literal["auto"] | None = DEFAULT_N_NEIGHBORS  # type: ignore[assignment]
-    embedder: Any = Field(default=None, exclude=True)
-    core_router: Router | None = Field(default=None, alias="router", exclude=True)
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    timeout: float | None = DEFAULT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
-    default: str | None = None
-    abstain_below: float | None = None
-    update_pool: bool = DEFAULT_UPDATE_POOL
-    max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE
-    prices: dict[str, float] | None = None
-    cost_tradeoff: float = 0.0
-    fallback_on_error: bool = True
     model_name: str = Field(default="smoothie-router", alias="model")
     temperature: float | None = None
     max_tokens: int | None = None
     stop: list[str] | None = None
     streaming: bool = False
 
-    _calibration: CalibrationReport | None = PrivateAttr(default=None)
-
     # ------------------------------------------------------------ validation
     @field_validator("models", mode="before")
     @classmethod
     def _normalize_models(cls, value: Any) -> dict[str, BaseChatModel]:
         return normalize_models(value)
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        names = list(self.models)
-        CallPolicy(self.timeout, self.max_retries, self.max_concurrency)  # validates them
-        if self.cost_tradeoff < 0:
-            raise ValueError(f"`cost_tradeoff` must be >= 0; got {self.cost_tradeoff}.")
-        if self.prices is not None:
-            self.prices = check_prices(self.prices, names)
-        elif self.cost_tradeoff > 0:
-            raise ValueError("`cost_tradeoff` > 0 needs `prices` (one price per candidate).")
-        if self.core_router is None:
-            self.core_router = Router(
-                names,
-                embedder=as_embedder(self.embedder),
-                **{field: getattr(self, field) for field in CORE_FIELDS},
-            )
-        else:
-            self._adopt(self.core_router, names)
-        return self
-
-    def _adopt(self, core: Router, names: list[str]) -> None:
-        """Take the Smoothie settings of a given core ``router`` (they must agree)."""
-        if list(core.candidates) != names:
-            raise ValueError(
-                f"`router` is for candidates {list(core.candidates)}; the models are named "
-                f"{names}. Pass the same models, with the same names, in the same order."
-            )
-        for field in CORE_FIELDS:
-            ours, theirs = getattr(self, field), getattr(core, field)
-            if field in self.model_fields_set and _setting(field, ours) != _setting(field, theirs):
-                raise ValueError(
-                    f"`{field}`={ours!r} differs from the given router's {field}={theirs!r}. "
-                    f"Leave `{field}` unset to use the router's, or pass it to "
-                    f"SmoothieRouter.load(path, models=..., {field}=...)."
-                )
-            setattr(self, field, theirs)
-        ours = as_embedder(self.embedder)
-        if ours is not None and ours.id != core.embedder.id:
-            raise ValueError(
-                f"`embedder` ({ours.id!r}) differs from the given router's "
-                f"({core.embedder.id!r}); leave `embedder` unset to use the router's."
-            )
 
     # ------------------------------------------------------------ properties
     @property
@@ -294,50 +208,9 @@ class SmoothieRouter(BaseChatModel):
         return list(self.models)
 
     @property
-    def call_policy(self) -> CallPolicy:
-        """How candidates are called (``timeout``, ``max_retries``, ``max_concurrency``)."""
-        return CallPolicy(self.timeout, self.max_retries, self.max_concurrency)
-
-    @property
     def forwarded_settings(self) -> dict[str, Any]:
         """Router-level settings set on candidates that accept them (None: not set)."""
         return {name: getattr(self, name) for name in FORWARDED_SETTINGS}
-
-    @property
-    def calibration_report_(self) -> CalibrationReport:
-        """What the last :meth:`fit` used and dropped (raises ``NotFittedError`` before)."""
-        if self._calibration is None:
-            raise NotFittedError(
-                "This SmoothieRouter has no calibration report: call fit(prompts) first."
-            )
-        return self._calibration
-
-    @property
-    def calibration_report(self) -> CalibrationReport | None:
-        """:attr:`calibration_report_`, or None before any :meth:`fit` (kept for
-        compatibility)."""
-        return self._calibration
-
-    @property
-    def calibration_errors_(self) -> list[dict[str, str]]:
-        """``[s][name]``: why candidate ``name`` failed on prompt ``s`` in the last
-        :meth:`fit` (raises ``NotFittedError`` before); the shape LlamaIndex's front
-        doors use."""
-        return [dict(row) for row in self.calibration_report_.errors]
-
-    @property
-    def fit_errors(self) -> dict[tuple[int, str], str]:
-        """Errors of the last :meth:`fit` as (prompt index, candidate) -> message (empty
-        before any fit); :attr:`calibration_errors_` by prompt."""
-        rows = self._calibration.errors if self._calibration is not None else []
-        return {(s, n): msg for s, row in enumerate(rows) for n, msg in row.items()}
-
-    @property
-    def router(self) -> Router:
-        """The underlying :class:`smoothie_core.Router` (estimator state, pool); the
-        ``router=`` parameter."""
-        assert self.core_router is not None  # set by validation
-        return self.core_router
 
     @property
     def _llm_type(self) -> str:
@@ -366,29 +239,24 @@ class SmoothieRouter(BaseChatModel):
             params["ls_stop"] = stop or self.stop
         return params
 
-    # ------------------------------------------------------ Smoothie (core)
-    # smoothie_core.Router is thread-safe (its own lock), so concurrent invokes share it.
-    def _core_route(self, text: str) -> Decision:
+    def _fit_request(
+        self, value: Any, index: int, *, templated: bool, config: RunnableConfig | None
+    ) -> ChatRequest:
+        if not templated and isinstance(value, Mapping):
+            raise TypeError(
+                f"prompts[{index}] is a dict ({sorted(value)!r}); pass the prompt template your "
+                "chain puts before the router as `prompt=` to format it, e.g. "
+                "router.fit(inputs, prompt=template)."
+            )
         try:
-            return self.router.route(text)
-        except NotFittedError as exc:
-            raise NotFittedError(
-                "SmoothieRouter in route mode needs a calibration: call "
-                "router.fit(prompts) (or SmoothieRouter.load(path, models=...)) first."
+            messages = self._convert_input(value).to_messages()
+        except ValueError as exc:
+            raise TypeError(
+                f"prompts[{index}] must be what the router's `invoke` accepts (str, messages, a "
+                f"PromptValue){' after `prompt`' if templated else ''}; got "
+                f"{type(value).__name__}: {exc}"
             ) from exc
-
-    def _core_select(
-        self, text: str, answers: Mapping[str, str | None], *, errors: Mapping[str, str]
-    ) -> Decision:
-        return self.router.select(text, answers, errors=errors)  # pools per `update_pool`
-
-    def _core_calibrate(
-        self,
-        inputs: Sequence[str],
-        answers: Sequence[Mapping[str, str | None]],
-        errors: Sequence[Mapping[str, str]],
-    ) -> None:
-        self._calibration = self.router.calibrate(inputs, answers, errors=errors)
+        return ChatRequest(self, messages, text=input_text(messages), config=config)
 
     # ---------------------------------------------------------- token counts
     def get_num_tokens(self, text: str) -> int:
@@ -495,6 +363,19 @@ class SmoothieRouter(BaseChatModel):
             async_api=async_api, run_manager=run_manager, **kwargs
         )
 
+    def _request(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: Mapping[str, Any],
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+    ) -> ChatRequest:
+        """This call's input, as the shared engine reaches the candidates with it."""
+        return ChatRequest(
+            self, messages, text=input_text(messages), stop=stop, kwargs=kwargs,
+            run_manager=run_manager,
+        )  # fmt: skip
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -504,13 +385,13 @@ class SmoothieRouter(BaseChatModel):
     ) -> ChatResult:
         tokens = self._wants_tokens(run_manager, kwargs, async_api=False)
         if self.mode == "select":
-            message = _select.generate(self, messages, stop, run_manager, kwargs)
+            message = _select.generate(self, self._request(messages, stop, kwargs, run_manager))
             if tokens and run_manager is not None:
                 chunk = _token_chunk(message, run_manager)
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             return ChatResult(generations=[ChatGeneration(message=message)])
-        decided = _route.decide(self, input_text(messages))
-        chain = _route.Chain(self, messages, stop, run_manager, kwargs, decided)
+        request = self._request(messages, stop, kwargs, run_manager)
+        chain = _route.Chain(self, request, _route.decide(self, request.text))
         if not tokens or run_manager is None:
             return chain.generate()
         chunks = []
@@ -530,13 +411,14 @@ class SmoothieRouter(BaseChatModel):
     ) -> ChatResult:
         tokens = self._wants_tokens(run_manager, kwargs, async_api=True)
         if self.mode == "select":
-            message = await _select.agenerate(self, messages, stop, run_manager, kwargs)
+            request = self._request(messages, stop, kwargs, run_manager)
+            message = await _select.agenerate(self, request)
             if tokens and run_manager is not None:
                 chunk = _token_chunk(message, run_manager)
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             return ChatResult(generations=[ChatGeneration(message=message)])
-        decided = await to_thread(_route.decide, self, input_text(messages))
-        chain = _route.Chain(self, messages, stop, run_manager, kwargs, decided)
+        request = self._request(messages, stop, kwargs, run_manager)
+        chain = _route.Chain(self, request, await to_thread(_route.decide, self, request.text))
         if not tokens or run_manager is None:
             return await chain.agenerate()
         chunks = []
@@ -556,12 +438,12 @@ class SmoothieRouter(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         manager = stream_run_manager(run_manager, async_api=False)
         assert manager is None or isinstance(manager, CallbackManagerForLLMRun)
+        request = self._request(messages, stop, kwargs, manager)
         if self.mode == "select":
-            message = _select.generate(self, messages, stop, manager, kwargs)
+            message = _select.generate(self, request)
             yield ChatGenerationChunk(message=as_chunk(message))
             return
-        decided = _route.decide(self, input_text(messages))
-        yield from _route.Chain(self, messages, stop, manager, kwargs, decided).stream()
+        yield from _route.Chain(self, request, _route.decide(self, request.text)).stream()
 
     async def _astream(
         self,
@@ -572,12 +454,13 @@ class SmoothieRouter(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         manager = stream_run_manager(run_manager, async_api=True)
         assert manager is None or isinstance(manager, AsyncCallbackManagerForLLMRun)
+        request = self._request(messages, stop, kwargs, manager)
         if self.mode == "select":
-            message = await _select.agenerate(self, messages, stop, manager, kwargs)
+            message = await _select.agenerate(self, request)
             yield ChatGenerationChunk(message=as_chunk(message))
             return
-        decided = await to_thread(_route.decide, self, input_text(messages))
-        async for chunk in _route.Chain(self, messages, stop, manager, kwargs, decided).astream():
+        decided = await to_thread(_route.decide, self, request.text)
+        async for chunk in _route.Chain(self, request, decided).astream():
             yield chunk
 
     def _open_run(
@@ -693,10 +576,6 @@ class SmoothieRouter(BaseChatModel):
         return self
 
     # ------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Save the calibration / pool (``.npz`` + JSON header, no pickle, atomic)."""
-        return self.router.save(path)
-
     @classmethod
     def load(
         cls,
@@ -714,15 +593,4 @@ class SmoothieRouter(BaseChatModel):
         ``max_pool_size``, ``default`` and ``abstain_below`` are used unless given here
         (e.g. ``n_neighbors=3`` to average fewer calibration prompts).
         """
-        if "router" in kwargs:
-            raise TypeError("SmoothieRouter.load builds the router from `path`; drop `router=`.")
-        named = normalize_models(models)
-        emb = as_embedder(embedder)
-        overrides = {field: kwargs.pop(field) for field in LOAD_OVERRIDES if field in kwargs}
-        if overrides:  # checked as the caller's (Router.load would blame the file for them)
-            Router(list(named), **overrides)
-        core = Router.load(
-            path, candidates=list(named), embedder=emb or default_embedder(), **overrides
-        )
-        kwargs.setdefault("mode", "route")
-        return cls(models=named, embedder=embedder, router=core, **kwargs)
+        return cls._load(path, normalize_models(models), embedder, kwargs)

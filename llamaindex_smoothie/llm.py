@@ -43,6 +43,7 @@ from llama_index.core.bridge.pydantic import (
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
+from llama_index.core.prompts import BasePromptTemplate
 
 from llamaindex_smoothie._calibration import (
     acollect,
@@ -65,6 +66,7 @@ from llamaindex_smoothie._common import (
 from llamaindex_smoothie._texts import llm_text, messages_text
 from llamaindex_smoothie.embeddings import as_embedder
 from llamaindex_smoothie.events import emit_decision
+from llamaindex_smoothie.prompts import PromptedLLM
 from smoothie_core.defaults import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_POOL_SIZE,
@@ -331,6 +333,57 @@ class SmoothieLLM(LLM):
             raise TypeError(f"Every candidate must be a llama_index LLM; got {bad}.")
         check_names(list(items), "candidate LLM")
         return items
+
+    @classmethod
+    def from_prompts(
+        cls,
+        llm: LLM,
+        prompts: Mapping[str, BasePromptTemplate | str],
+        *,
+        variable: str | None = None,
+        **kwargs: Any,
+    ) -> SmoothieLLM:
+        """One LLM under several prompt templates: a :class:`~llamaindex_smoothie.prompts.PromptedLLM`
+        candidate per template (the paper's multi-prompt setting).
+
+        Each call's input (a ``complete`` prompt, or the last user message of ``chat``)
+        goes into every template's ``variable``; Smoothie routes on the input itself,
+        not on the formatted prompts. Select mode calls ``llm`` once per template and
+        returns the best answer; route mode, after :meth:`fit` on unlabeled inputs,
+        calls it once, with the template chosen for the input. ``kwargs`` are the
+        other :class:`SmoothieLLM` options.
+
+        Examples
+        --------
+        >>> from llama_index.core.llms import CustomLLM, CompletionResponse, LLMMetadata
+        >>> from smoothie_core import HashingEmbedder
+        >>> class Echo(CustomLLM):
+        ...     @property
+        ...     def metadata(self) -> LLMMetadata:
+        ...         return LLMMetadata(model_name="echo")
+        ...     def complete(self, prompt, formatted=False, **kwargs):
+        ...         return CompletionResponse(text=prompt.split(":")[0] + ": Paris.")
+        ...     def stream_complete(self, prompt, formatted=False, **kwargs):
+        ...         yield self.complete(prompt)
+        >>> llm = SmoothieLLM.from_prompts(
+        ...     Echo(),
+        ...     {"terse": "Answer briefly: {query_str}", "stepwise": "Think step by step: "
+        ...      "{query_str}", "explained": "Answer, then explain: {query_str}"},
+        ...     mode="route", embedder=HashingEmbedder())
+        >>> llm = llm.fit(["Capital of France?", "Capital of Peru?"], show_progress=False)
+        >>> llm.complete("Capital of Italy?").additional_kwargs["smoothie"]["mode"]
+        'route'
+        """
+        if not isinstance(prompts, Mapping):
+            raise TypeError(
+                "`prompts` must be a dict name -> prompt template (or template str); got "
+                f"{type(prompts).__name__}."
+            )
+        candidates = {
+            name: PromptedLLM(llm, template, variable=variable)
+            for name, template in prompts.items()
+        }
+        return cls(candidates, **kwargs)
 
     @field_serializer("scorer")
     def _scorer_id(self, scorer: Any) -> str | None:

@@ -51,7 +51,6 @@ PAGES = sorted(
 PENDING = {
     "docs/http.md",
     "docs/peer_review.md",
-    "docs/runnables.md",
 }
 #: Hosts external links may point to: the paper and the upstream projects.
 EXTERNAL_HOSTS = {

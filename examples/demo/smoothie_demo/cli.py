@@ -20,7 +20,7 @@ from smoothie_demo.questions import QUESTIONS, load_questions
 from smoothie_demo.runner import run_demo
 from smoothie_demo.weights import LOCAL_MODELS, local_model, locate_weights
 
-__all__ = ["build_local_models", "parse_model_specs", "register", "run"]
+__all__ = ["build_local_models", "parse_model_specs", "register", "run", "run_prompts"]
 
 #: Default answer length for the local models (short questions, short answers).
 DEFAULT_MAX_TOKENS = 96
@@ -73,6 +73,20 @@ def register(sub: Any) -> None:
         "--embedder", default=None, help="embedder spec (default: the offline all-MiniLM-L6-v2)"
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument(
+        "--prompts",
+        action="store_true",
+        help="the multi-prompt setting instead: ONE model under three prompt templates (direct "
+        "answer, step by step, answer then explain); Smoothie picks the template per question, "
+        "select mode then route mode, on questions with known answers (shown, never used)",
+    )
+    p.add_argument(
+        "--prompt-model",
+        default="qwen-0.5b",
+        metavar="NAME",
+        help="--prompts: the local model (default qwen-0.5b; "
+        f"{', '.join(s.name for s in LOCAL_MODELS)})",
+    )
     p.set_defaults(func=run)
 
 
@@ -174,9 +188,44 @@ def parse_model_specs(
     }
 
 
+def run_prompts(args: argparse.Namespace) -> int:
+    """``smoothie demo --prompts``: one local model under several prompt templates."""
+    from smoothie_core.embedders import load_embedder
+    from smoothie_demo.prompts import PROMPT_QUESTIONS, PROMPT_TEMPLATES, run_prompts_demo
+
+    if args.models or args.questions:
+        raise ValueError(
+            "--prompts runs one local model (--prompt-model) on its own questions with known "
+            "answers; drop --models/--questions."
+        )
+    start = time.perf_counter()
+    local_model(args.prompt_model)  # an unknown name fails before anything loads
+    embedder = load_embedder(args.embedder)
+    print(
+        f"smoothie demo --prompts: {args.prompt_model} under {len(PROMPT_TEMPLATES)} prompt "
+        f"templates ({', '.join(PROMPT_TEMPLATES)}), {len(PROMPT_QUESTIONS)} questions; "
+        f"embedder {embedder.id}",
+        flush=True,
+    )
+    try:
+        models = build_local_models([args.prompt_model], max_tokens=args.max_tokens or 192)
+    except ImportError as exc:
+        raise ValueError(str(exc)) from exc
+    embedder.embed(["warm up"])
+    report = run_prompts_demo(
+        models[args.prompt_model], embedder=embedder, n_neighbors=args.n_neighbors or None
+    )
+    parts = [f"{k} {v:.1f} s" for k, v in report.seconds.items()]
+    total = time.perf_counter() - start
+    print(f"\ntotal time: {total:.1f} s ({', '.join(parts)})", flush=True)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before llama_cpp is imported
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if getattr(args, "prompts", False):
+        return run_prompts(args)
     start = time.perf_counter()
     if args.max_tokens is not None and args.max_tokens < 1:
         raise ValueError(f"--max-tokens must be a positive integer; got {args.max_tokens}.")

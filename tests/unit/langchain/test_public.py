@@ -14,6 +14,7 @@ def test_public_names_are_pinned() -> None:
         "LangChainEmbedder",
         "ScriptedChatModel",
         "SmoothieRouter",
+        "SmoothieRunnable",
         "__version__",
     ]
     for name in langchain_smoothie.__all__:

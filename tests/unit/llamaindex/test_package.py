@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_public_names_are_pinned() -> None:
     assert sorted(llamaindex_smoothie.__all__) == [
         "LlamaIndexEmbedder",
+        "PromptedLLM",
         "SmoothieDecisionEvent",
         "SmoothieLLM",
         "SmoothieQueryEngine",
