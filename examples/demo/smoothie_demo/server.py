@@ -32,8 +32,8 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -187,6 +187,7 @@ class LocalServer:
         self.startup_seconds: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._started_at = 0.0
+        self._lock = threading.RLock()  # one start/stop at a time
 
     def __repr__(self) -> str:
         where = self.base_url if self.running else "not running"
@@ -241,9 +242,10 @@ class LocalServer:
             The process exited or did not answer in time (the message holds the end of
             its log); it is stopped before this is raised.
         """
-        if not self.running:
-            self._launch()
-            self._ready()
+        with self._lock:
+            if not self.running:
+                self._launch()
+                self._ready()
         return self
 
     def _launch(self) -> None:
@@ -328,21 +330,22 @@ class LocalServer:
         """Stop the server (``SIGTERM``, then ``SIGKILL`` after ``timeout`` s); returns its
         exit code (None if it was never started). Safe to call twice or after the process
         died."""
-        proc = self._process
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            with contextlib.suppress(OSError):
-                proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        return proc.returncode
+        with self._lock:
+            proc = self._process
+            if proc is None:
+                return None
+            if proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    proc.terminate()
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+            return proc.returncode
 
     def __enter__(self) -> Self:
         return self.start()
@@ -371,6 +374,7 @@ class LocalServers(Mapping[str, LocalServer]):
         if dupes:
             raise ValueError(f"Each server needs its own alias; {dupes} appear more than once.")
         self._servers = {s.alias: s for s in servers}
+        self._lock = threading.Lock()  # one start/stop of the group at a time
 
     def __getitem__(self, alias: str) -> LocalServer:
         return self._servers[alias]
@@ -383,19 +387,24 @@ class LocalServers(Mapping[str, LocalServer]):
 
     def start(self) -> Self:
         """Start every server, then wait for all (the models load in parallel)."""
-        try:
-            launched = [s for s in self._servers.values() if not s.running]
-            for server in launched:
-                server._launch()
-            for server in launched:
-                server._ready()
-        except BaseException:
-            self.stop()
-            raise
+        with self._lock:
+            try:
+                launched = [s for s in self._servers.values() if not s.running]
+                for server in launched:
+                    server._launch()
+                for server in launched:
+                    server._ready()
+            except BaseException:
+                self._stop_all()
+                raise
         return self
 
     def stop(self) -> None:
         """Stop every server (already stopped ones are skipped)."""
+        with self._lock:
+            self._stop_all()
+
+    def _stop_all(self) -> None:
         for server in self._servers.values():
             server.stop()
 
