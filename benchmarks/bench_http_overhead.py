@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     from smoothie_demo.server import LocalServer, LocalServers
     from smoothie_demo.weights import local_model, locate_weights
 
+    git = git_head()  # the code measured (before anything can change the tree)
     path = str(locate_weights(local_model("smollm2-135m")))
     minilm = default_embedder()
     minilm.embed(["warm up"])
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_http_overhead.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git": git_head(),
+        "git": git,
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
