@@ -236,8 +236,12 @@ def main(argv: list[str] | None = None) -> int:
             results += run_backend("http", http_models(servers, args.max_tokens), embedders, args)
     report = {
         "benchmark": "bench_http_overhead",
-        "command": "OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_http_overhead.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(
+            [
+                "OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_http_overhead.py",
+                *(sys.argv[1:] if argv is None else argv),
+            ]
+        ),
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git,
         "machine": {
