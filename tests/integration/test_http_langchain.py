@@ -287,3 +287,20 @@ def test_a_bare_provider_string_uses_the_openai_environment(smollm_servers, monk
     router = _router(["openai:smollm2-a", "openai:smollm2-b", "openai:smollm2-c"], stop=["."])
     with pytest.raises(AllCandidatesFailedError, match="Connection error"):
         router.invoke(QUESTIONS[2])
+
+
+def test_served_greedy_answers_match_the_in_process_models(smollm_servers) -> None:
+    """``smoothie demo --serve`` asks the same questions of the same models as the
+    in-process demo and gets the same answers (greedy decoding, same sampling settings:
+    the server's own repeat_penalty default of 1.1 is overridden by the clients)."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from smoothie_demo import QUESTIONS as DEMO
+    from smoothie_demo import SYSTEM_PROMPT, ChatGGUF
+    from smoothie_demo.server import openai_chat_models
+
+    served = openai_chat_models([smollm_servers["smollm2-a"]], max_tokens=24)["smollm2-a"]
+    local = ChatGGUF(model_path=smollm_path(), model="smollm2-135m", max_tokens=24)
+    for question in (DEMO[1], DEMO[9]):  # "17 * 3 + 9", "144 divided by 12"
+        messages = [SystemMessage(SYSTEM_PROMPT), HumanMessage(question.text)]
+        assert served.invoke(messages).text == local.invoke(messages).text, question.text

@@ -468,7 +468,9 @@ def openai_chat_models(
     ``max_retries`` and ``timeout``; a client that also retried would multiply them).
     ``max_tokens`` is also sent as ``max_tokens`` in ``extra_body``: ``ChatOpenAI``
     sends the limit as ``max_completion_tokens``, which llama-cpp-python's server
-    ignores. Needs ``langchain-openai``.
+    ignores. ``extra_body`` also holds ``repeat_penalty=1.0`` (the server's default is
+    1.1, its library's 1.0), so greedy answers match :class:`~smoothie_demo.ChatGGUF`'s.
+    Needs ``langchain-openai``.
     """
     try:
         from langchain_openai import ChatOpenAI
@@ -485,8 +487,11 @@ def openai_chat_models(
         "max_retries": 0,
     }
     settings.update(options)
+    # llama-cpp-python's server defaults to repeat_penalty=1.1 where its library (and so
+    # the in-process ChatGGUF) uses 1.0: sent explicitly, greedy answers are the same
+    # over HTTP as in-process.
+    extra = {"repeat_penalty": 1.0, **(settings.get("extra_body") or {})}
     if settings.get("max_tokens") is not None:
-        extra = dict(settings.get("extra_body") or {})
         extra.setdefault("max_tokens", settings["max_tokens"])
-        settings["extra_body"] = extra
+    settings["extra_body"] = extra
     return {s.alias: ChatOpenAI(base_url=s.base_url, model=s.alias, **settings) for s in listed}

@@ -72,10 +72,13 @@ def test_openai_clients_point_at_the_servers_and_send_max_tokens(tmp_path: Path)
     assert type(chat).__name__ == "ChatOpenAI"
     assert chat.openai_api_base == "http://127.0.0.1:8123/v1" and chat.model_name == "tiny"
     assert chat.max_retries == 0 and chat.temperature == 0.0 and chat.seed == 0
-    # ChatOpenAI sends its own limit as max_completion_tokens, which llama.cpp's server ignores
-    assert chat.extra_body == {"max_tokens": 12}
+    # ChatOpenAI sends its own limit as max_completion_tokens, which llama.cpp's server
+    # ignores; the server's repeat_penalty default (1.1) differs from its library's (1.0)
+    assert chat.extra_body == {"repeat_penalty": 1.0, "max_tokens": 12}
     payload = chat._get_request_payload("hi")
-    assert payload["max_completion_tokens"] == 12 and payload["extra_body"] == {"max_tokens": 12}
+    assert payload["max_completion_tokens"] == 12 and payload["extra_body"] == chat.extra_body
+    own = srv.openai_chat_models([server], extra_body={"repeat_penalty": 1.3})["tiny"]
+    assert own.extra_body == {"repeat_penalty": 1.3}  # the caller's settings win
     assert list(srv.openai_chat_models({"tiny": server})) == ["tiny"]
 
 
