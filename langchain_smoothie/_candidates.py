@@ -62,6 +62,12 @@ def _resolve(spec: str, options: Mapping[str, Any], where: str) -> BaseChatModel
             f"{where} = {spec!r} cannot be built by init_chat_model: {exc} Use "
             "'provider:model' (e.g. 'openai:gpt-4o-mini') or pass a chat model instance."
         ) from exc
+    except Exception as exc:  # the provider's own error, e.g. openai.OpenAIError (no api_key)
+        raise ValueError(
+            f"{where} = {spec!r} cannot be built by init_chat_model: {type(exc).__name__}: "
+            f"{exc} Pass the provider's options with the string, e.g. ({spec!r}, "
+            '{"api_key": ..., "base_url": ...}), or pass a chat model instance.'
+        ) from exc
     if not isinstance(model, BaseChatModel):
         raise ValueError(
             f"{where} = {spec!r} built a {type(model).__name__}, not a chat model; give the "

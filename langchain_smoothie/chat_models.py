@@ -108,7 +108,10 @@ class SmoothieRouter(SmoothieBase, BaseChatModel):
     models : list or dict
         At least 3 candidates: chat models, ``"provider:model"`` strings (built with
         ``langchain.chat_models.init_chat_model``) or ``("provider:model", {options})``
-        pairs; or a dict name -> any of these. From a list, a model is named by its
+        pairs, the options being ``init_chat_model``'s keyword arguments for that model
+        (e.g. ``("openai:llama3", {"base_url": "http://127.0.0.1:8080/v1", "api_key":
+        "not-needed"})`` for an OpenAI-compatible server; see ``docs/http.md``); or a
+        dict name -> any of these. From a list, a model is named by its
         ``model_name``/``model`` and a string by itself; repeated names are an error
         (use a dict).
     mode : {"select", "route"}, default="select"

@@ -49,7 +49,6 @@ PAGES = sorted(
 )
 #: Pages other engineers write on their branches, linked before they are merged.
 PENDING = {
-    "docs/http.md",
     "docs/peer_review.md",
 }
 #: Hosts external links may point to: the paper and the upstream projects.

@@ -7,6 +7,7 @@ group (see ``pyproject.toml``), so ``smoothie_core`` never imports LangChain.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -16,11 +17,19 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from smoothie_demo.chat_models import ChatGGUF
-from smoothie_demo.questions import QUESTIONS, load_questions
+from smoothie_demo.questions import QUESTIONS, Question, load_questions
 from smoothie_demo.runner import run_demo
+from smoothie_demo.server import ServerError
 from smoothie_demo.weights import LOCAL_MODELS, local_model, locate_weights
 
-__all__ = ["build_local_models", "parse_model_specs", "register", "run", "run_prompts"]
+__all__ = [
+    "build_local_models",
+    "build_served_models",
+    "parse_model_specs",
+    "register",
+    "run",
+    "run_prompts",
+]
 
 #: Default answer length for the local models (short questions, short answers).
 DEFAULT_MAX_TOKENS = 96
@@ -61,6 +70,14 @@ def register(sub: Any) -> None:
         help="your own questions: a text file (one per line), .json list or .jsonl",
     )
     p.add_argument("--mode", choices=["select", "route", "both"], default="both")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the local models over HTTP first (llama.cpp's OpenAI-compatible server, "
+        "one process per model on 127.0.0.1, stopped at the end; logs in the cache dir) and "
+        "call them as LangChain ChatOpenAI clients, as an application calling model servers "
+        "would (needs llama-cpp-python[server] and langchain-openai)",
+    )
     p.add_argument(
         "--n-neighbors",
         type=int,
@@ -133,12 +150,51 @@ def build_local_models(
     return models
 
 
+def build_served_models(
+    stack: contextlib.ExitStack,
+    names: Sequence[str] | None = None,
+    *,
+    max_tokens: int | None = None,
+    verbose: bool = True,
+) -> dict[str, BaseChatModel]:
+    """The built-in pool (or the named members) served over HTTP, as ``ChatOpenAI`` clients.
+
+    Starts one llama.cpp OpenAI-compatible server per model on 127.0.0.1
+    (:func:`smoothie_demo.server.local_model_servers`) and enters them on ``stack``, so
+    they stop when it closes (also on an error or Ctrl-C); the clients are
+    :func:`smoothie_demo.server.openai_chat_models` (greedy, no client-side retries).
+    """
+    from smoothie_demo.server import check_server_extra, local_model_servers, openai_chat_models
+
+    check_server_extra()
+    servers = local_model_servers(names)
+    if verbose:
+        print(
+            "Serving the local models over HTTP (llama.cpp's OpenAI-compatible server, one "
+            "process per model, 1 thread each):",
+            flush=True,
+        )
+    stack.enter_context(servers)
+    if verbose:
+        for name, server in servers.items():
+            print(
+                f"  {name:<13} {server.base_url}  ready in {server.startup_seconds or 0:.1f} s  "
+                f"log {server.log_path}",
+                flush=True,
+            )
+    return openai_chat_models(servers, max_tokens=max_tokens or DEFAULT_MAX_TOKENS)
+
+
 def parse_model_specs(
-    specs: Sequence[str], *, max_tokens: int | None = None
+    specs: Sequence[str],
+    *,
+    max_tokens: int | None = None,
+    serve: contextlib.ExitStack | None = None,
 ) -> dict[str, BaseChatModel]:
     """Chat models from ``--models`` specs, by spec (the spec is the candidate name).
 
-    ``local:NAME`` is a built-in model; anything else goes to LangChain's
+    ``local:NAME`` is a built-in model (with ``serve``, an exit stack: served over HTTP,
+    see :func:`build_served_models`); anything else goes to LangChain's
     ``init_chat_model`` (``provider:model``; needs ``langchain`` and the provider's
     package, e.g. ``langchain-openai``).
     """
@@ -181,7 +237,12 @@ def parse_model_specs(
                 f"--models: {spec!r} gave a {type(model).__name__}, not a LangChain chat model."
             )
         remote[spec] = model
-    loaded = build_local_models(local, max_tokens=max_tokens) if local else {}
+    if not local:
+        loaded: dict[str, BaseChatModel] = {}
+    elif serve is not None:
+        loaded = build_served_models(serve, local, max_tokens=max_tokens)
+    else:
+        loaded = build_local_models(local, max_tokens=max_tokens)
     return {
         spec: loaded[spec.split(":", 1)[1]] if spec.startswith("local:") else remote[spec]
         for spec in names
@@ -246,13 +307,27 @@ def run(args: argparse.Namespace) -> int:
         f"smoothie demo: {len(questions)} questions, mode {args.mode}; embedder {embedder.id}",
         flush=True,
     )
+    with contextlib.ExitStack() as stack:  # the --serve servers stop when it closes
+        return _run_models(args, stack, questions, embedder, start)
+
+
+def _run_models(
+    args: argparse.Namespace,
+    stack: contextlib.ExitStack,
+    questions: Sequence[Question],
+    embedder: Any,
+    start: float,
+) -> int:
+    serve = stack if args.serve else None
     try:
         if args.models:
-            models = parse_model_specs(args.models, max_tokens=args.max_tokens)
+            models = parse_model_specs(args.models, max_tokens=args.max_tokens, serve=serve)
+        elif serve is not None:
+            models = build_served_models(serve, max_tokens=args.max_tokens)
         else:
             print("Loading the local models (llama.cpp, 1 thread each):", flush=True)
             models = build_local_models(max_tokens=args.max_tokens)
-    except ImportError as exc:
+    except (ImportError, ServerError) as exc:  # what to install / the server's log
         raise ValueError(str(exc)) from exc
     embedder.embed(["warm up"])  # load it now, so its time counts as setup
     setup = time.perf_counter() - start

@@ -183,6 +183,21 @@ def test_a_provider_string_without_its_package_is_a_clear_error() -> None:
                  "anthropic:claude-x"])  # fmt: skip
 
 
+def test_a_providers_own_error_names_the_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ChatOpenAI raises openai.OpenAIError (not a ValueError) without an api key."""
+    pytest.importorskip("langchain_openai")
+    from langchain.chat_models import base
+
+    base._get_chat_model_creator.cache_clear()
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(
+        ValueError,
+        match=r"models\[1\] = 'openai:x' cannot be built by init_chat_model: OpenAIError: "
+        r".*api_key.*\('openai:x', \{\"api_key\": \.\.\., \"base_url\": \.\.\.\}\)",
+    ):
+        _router([ScriptedChatModel(model_name="a"), "openai:x", ScriptedChatModel(model_name="c")])
+
+
 # ------------------------------------------------ router-level settings (forwarded)
 class _Tunable(ScriptedChatModel):
     """Records the temperature and max_tokens it answered with."""
