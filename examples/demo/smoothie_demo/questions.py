@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["QUESTIONS", "SYSTEM_PROMPT", "Question", "load_questions"]
+__all__ = ["QUESTIONS", "SYSTEM_PROMPT", "Question", "acceptable", "load_questions"]
 
 #: System prompt sent with every question (short answers keep the demo fast).
 SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and directly, in one sentence."
@@ -15,47 +16,114 @@ SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and directly, in on
 
 @dataclass(frozen=True)
 class Question:
-    """A demo question and its task type (``fact``, ``arithmetic``, ``summary``, ``rewrite``)."""
+    """A demo question and its task type (``fact``, ``arithmetic``, ``summary``, ``rewrite``).
+
+    Built-in questions also say what an acceptable answer contains, checked by
+    :func:`acceptable`: ``number`` (the answer's last number), ``accept`` (patterns that
+    must all match; a pattern may list alternatives with ``|``) and ``reject`` (patterns
+    that must not match). Your own questions have no check.
+    """
 
     task: str
     text: str
+    number: str | None = None
+    accept: tuple[str, ...] = ()
+    reject: tuple[str, ...] = ()
+
+    @property
+    def checked(self) -> bool:
+        return self.number is not None or bool(self.accept) or bool(self.reject)
+
+
+_LAST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def acceptable(question: Question, answer: str | None) -> bool | None:
+    """Whether ``answer`` states the key content of ``question`` (None: no check known).
+
+    A keyword check fixed with the questions, not a judge: an answer passes when its last
+    number is the expected one (arithmetic) or it mentions every key fact and none of
+    the tell-tale mistakes.
+
+    Examples
+    --------
+    >>> q = QUESTIONS[1]  # 17 * 3 + 9
+    >>> acceptable(q, "17 * 3 + 9 = 60."), acceptable(q, "17 * 3 + 9 = 51.")
+    (True, False)
+    >>> acceptable(Question("fact", "Your own question?"), "Anything") is None
+    True
+    """
+    if not question.checked:
+        return None
+    if answer is None or not answer.strip():
+        return False
+    text = answer.casefold()
+    if question.number is not None:
+        numbers = _LAST_NUMBER.findall(text.replace(",", ""))
+        if not numbers or float(numbers[-1]) != float(question.number):
+            return False
+    if not all(re.search(p, text) for p in question.accept):
+        return False
+    return not any(re.search(p, text) for p in question.reject)
 
 
 _FACTS = [
-    "What is the capital of Australia?",
-    "Which planet is known as the Red Planet?",
-    "Who wrote the play Romeo and Juliet?",
+    Question("fact", "What is the capital of Australia?", accept=("canberra",)),
+    Question("fact", "Which planet is known as the Red Planet?", accept=("mars",)),
+    Question("fact", "Who wrote the play Romeo and Juliet?", accept=("shakespeare",)),
 ]
 _ARITHMETIC = [
-    "What is 17 * 3 + 9? Answer with just the number.",
-    "A shop sells pens at 4 dollars each. How much do 6 pens cost?",
-    "What is 144 divided by 12?",
+    Question("arithmetic", "What is 17 * 3 + 9? Answer with just the number.", number="60"),
+    Question(
+        "arithmetic", "A shop sells pens at 4 dollars each. How much do 6 pens cost?", number="24"
+    ),
+    Question("arithmetic", "What is 144 divided by 12?", number="12"),
 ]
 _SUMMARIES = [
-    "Summarise in one sentence: The city council voted on Tuesday to build a new public "
-    "library downtown. Construction starts next spring and will take two years.",
-    "Summarise in one sentence: Heavy rain caused flooding in several villages overnight. "
-    "Roads were closed and schools stayed shut, but nobody was hurt.",
-    "Summarise in one sentence: The company reported record profits this quarter, driven by "
-    "strong sales of its new phone, and plans to hire 500 engineers.",
+    Question(
+        "summary",
+        "Summarise in one sentence: The city council voted on Tuesday to build a new public "
+        "library downtown. Construction starts next spring and will take two years.",
+        accept=("library", "spring|two years|2 years"),
+    ),
+    Question(
+        "summary",
+        "Summarise in one sentence: Heavy rain caused flooding in several villages overnight. "
+        "Roads were closed and schools stayed shut, but nobody was hurt.",
+        accept=("flood", "nobody|no one|no injur|not hurt|unhurt|closed|shut"),
+        reject=("light rain",),
+    ),
+    Question(
+        "summary",
+        "Summarise in one sentence: The company reported record profits this quarter, driven "
+        "by strong sales of its new phone, and plans to hire 500 engineers.",
+        accept=("profit", "hire|engineer"),
+    ),
 ]
 _REWRITES = [
-    "Rewrite this sentence to sound more polite: Send me the report by tomorrow.",
-    "Rewrite in plain English: The meeting has been postponed owing to unforeseen circumstances.",
-    "Rewrite this sentence in the past tense: She walks to school every day.",
+    Question(
+        "rewrite",
+        "Rewrite this sentence to sound more polite: Send me the report by tomorrow.",
+        accept=("please|could you|would you|kindly", "report"),
+    ),
+    Question(
+        "rewrite",
+        "Rewrite in plain English: The meeting has been postponed owing to unforeseen "
+        "circumstances.",
+        accept=("meeting", "postpone|delay|put off|moved|later"),
+        reject=("owing to",),
+    ),
+    Question(
+        "rewrite",
+        "Rewrite this sentence in the past tense: She walks to school every day.",
+        accept=("walked",),
+    ),
 ]
 
 #: 12 short questions, task types interleaved so that both halves (route mode
 #: calibrates on the first half and routes the second) hold every task type.
 QUESTIONS: tuple[Question, ...] = tuple(
-    Question(task, group[i])
-    for i in range(3)
-    for task, group in (
-        ("fact", _FACTS),
-        ("arithmetic", _ARITHMETIC),
-        ("summary", _SUMMARIES),
-        ("rewrite", _REWRITES),
-    )
+    group[i] for i in range(3) for group in (_FACTS, _ARITHMETIC, _SUMMARIES, _REWRITES)
 )
 
 

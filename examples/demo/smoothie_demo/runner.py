@@ -26,7 +26,7 @@ from langchain_smoothie.chat_models import SmoothieRouter
 from smoothie_core.diagnostics import ReliabilityWarning
 from smoothie_core.embedders import Embedder
 from smoothie_core.tables import format_table
-from smoothie_demo.questions import SYSTEM_PROMPT, Question
+from smoothie_demo.questions import SYSTEM_PROMPT, Question, acceptable
 
 __all__ = ["DemoReport", "RouteRow", "SelectRow", "run_demo"]
 
@@ -400,15 +400,44 @@ def _select_summary(report: DemoReport, names: Sequence[str]) -> str:
         rate = f"{toks / secs:.1f}" if secs > 0 and toks else "-"
         rows.append([name, calls, f"{secs:.1f}", toks, rate, picked])
     n_q = len(report.select_rows)
-    return (
+    text = (
         f"\nselect mode summary ({n_q} questions, {sum(report.model_calls.get(n, 0) for n in names)} model calls, "
         f"{report.seconds['select']:.1f} s)\n"
         + format_table(["model", "calls", "seconds", "output tokens", "tokens/s", "selected"], rows)
-        + "\n(reliability: smoothie_core.diagnostics' score in [0, 1] of how far a pick can be "
-        "trusted. Low checks:\n outlier = one model far from a tight group of the others "
-        "(agreement cannot tell a lone\n right answer from a lone wrong one); duplicates = two "
-        "models answer near-identically;\n nonpositive = noisy per-question estimates; samples = "
-        "too few questions to separate\n the top two)"
+    )
+    line = _acceptable_line(
+        [(r.question, r.answers.get(r.selected), r.answers) for r in report.select_rows],
+        names,
+        "Smoothie's pick",
+    )
+    if line:
+        text += "\n" + line
+    return text + (
+        "\n(reliability: in [0, 1], the label model's probability that the picked answer is "
+        "right, from\n how many models agree with it and how accurate each has been so far; "
+        "see docs/reliability.md)"
+    )
+
+
+def _acceptable_line(
+    rows: Sequence[tuple[Question, str | None, Mapping[str, str | None] | None]],
+    names: Sequence[str],
+    what: str,
+) -> str | None:
+    """``acceptable answers: <what> x/n; always <model>: y/n ...`` over the checked questions."""
+    checked = [r for r in rows if r[0].checked]
+    if not checked:
+        return None
+    n = len(checked)
+    picked = sum(bool(acceptable(q, a)) for q, a, _ in checked)
+    parts = [f"{what} {picked}/{n}"]
+    if all(every is not None for _, _, every in checked):
+        for name in names:
+            ok = sum(bool(acceptable(q, (every or {}).get(name))) for q, _, every in checked)
+            parts.append(f"always {name} {ok}/{n}")
+    return (
+        "acceptable answers (a keyword check of each built-in question's key content, "
+        "smoothie_demo/questions.py): " + "; ".join(parts)
     )
 
 
@@ -443,4 +472,18 @@ def _route_table(
         + ", ".join(f"{n} x{c}" for n, c in counts.items())
         + f"; {report.seconds['route']:.1f} s"
     )
+    every = report.select_rows[half : half + len(rows)] if show_select else []
+    summary = _acceptable_line(
+        [
+            (row.question, row.answer, every[j].answers if every else None)
+            for j, row in enumerate(rows)
+        ],
+        names,
+        "route mode's answer",
+    )
+    if summary:
+        text += "\n" + summary
+        if every:
+            picked = sum(bool(acceptable(r.question, r.answers.get(r.selected))) for r in every)
+            text += f"; select mode's pick {picked}/{len(every)}"
     return text

@@ -269,3 +269,18 @@ def test_models_bad_spec_fails_before_loading_local_models(monkeypatch) -> None:
         ValueError, match=r"could not create a chat model from 'no-such-provider-xyz:m'"
     ):
         parse_model_specs(["no-such-provider-xyz:m", "local:qwen-0.5b", "local:smollm2-135m"])
+
+
+def test_tables_report_acceptable_answers_next_to_each_single_model() -> None:
+    checked = [
+        Question("fact", "What is the capital of Australia?", accept=("canberra",)),
+        Question("arithmetic", "What is 17 * 3 + 9?", number="60"),
+        Question("summary", "Summarise: the council will build a library.", accept=("library",)),
+        Question("rewrite", "Rewrite politely: send the report.", accept=("please", "report")),
+    ]
+    _report, text = _run(_pool(), questions=checked, mode="both", n_neighbors=1)
+    assert "Smoothie's pick 4/4; always good-a 4/4; always good-b 4/4; always weak 0/4" in text
+    assert "route mode's answer 2/2; always good-a 2/2; always good-b 2/2; always weak 0/2" in text
+    assert "select mode's pick 2/2" in text
+    _, plain = _run(_pool(), mode="select")  # questions without checks: no such line
+    assert "acceptable answers" not in plain
