@@ -161,6 +161,7 @@ def evaluate_ensemble(
         "n_dropped": ens.n_dropped,
         "win_rate": rates,
         "abstention_rate": rec["abstention_rate"],
+        "reliability": rec.get("reliability", {}),
         "best_single_model": rec["best_single_model"],
         "smoothie_global_model": rec["smoothie_global_model"],
         "spearman_global": rec["spearman_global"],
