@@ -308,9 +308,11 @@ class LocalServer:
                     f"with code {code} before it was ready. Last lines of its log "
                     f"{log}:\n{_tail(log)}"
                 )
-            if self._answers(url):
+            answered = self._answers(url)  # may block up to 2 s on a half-started server
+            late = time.monotonic() > deadline
+            if answered and not late:
                 return
-            if time.monotonic() > deadline:
+            if late:
                 raise ServerError(
                     f"The llama.cpp server for {self.alias!r} did not answer on {url} within "
                     f"{self.startup_timeout:g} s (raise `startup_timeout` on a busy machine). "
