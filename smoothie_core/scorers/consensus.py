@@ -98,21 +98,18 @@ class CoverageScorer(Scorer):
     per-input coverage scores; weights are a softmax of their (neighbourhood) mean.
     Cost: ``budget / window`` short chunks embedded per answer.
 
-    Coverage is length-controlled only when every answer fills the word budget (each is
-    cut to the same ``budget`` words in equal windows); with shorter answers a longer
-    answer covers more simply by being longer, and single-chunk answers cover each other
-    symmetrically (no signal). So for an input where some answer has fewer than
-    ``budget`` words the row is embedding consensus instead, as a centred score on the
-    same scale (``-(delta - mean) / mean``, summing to 0 like coverage).
+    Short answers (at most one ``window`` of words each) have one chunk, so coverage is
+    symmetric and says nothing; for such inputs the row is embedding consensus instead,
+    as a centred score on the same scale (``-(delta - mean) / mean``, summing to 0 like
+    coverage), so that short answers are still compared.
 
     Examples
     --------
     >>> from smoothie_core.embedders import HashingEmbedder
-    >>> scorer = CoverageScorer(budget=6, window=3)  # the first 6 words, in chunks of 3
-    >>> rows = scorer.statistics([["cats are mammals, dogs bark loudly",
-    ...     "cats are mammals, cats are animals", "stocks fell sharply, bonds rose slowly"]],
-    ...     embedder=HashingEmbedder(dim=64))
-    >>> int(rows[0].argmax())  # the answer that covers what another says, and more
+    >>> scorer = CoverageScorer(budget=12, window=6)  # chunks of 6 words, 12 at most
+    >>> rows = scorer.statistics([["Paris is the capital of France. It lies on the Seine river.",
+    ...     "Paris is the capital of France.", "Lyon is a city."]], embedder=HashingEmbedder(dim=64))
+    >>> int(rows[0].argmax())  # the answer that covers what the others say
     0
     """
 
@@ -155,7 +152,6 @@ class CoverageScorer(Scorer):
             for r in rows
             for a in r
         ]
-        words = [len(str(a).split()) for r in rows for a in r]
         emb = embed_chunks(chunks, embedder)
         out = np.empty((len(rows), m))
         pairwise = np.empty((len(rows), m, m))
@@ -164,10 +160,8 @@ class CoverageScorer(Scorer):
             means = np.stack([c.mean(axis=0) for c in row]).astype(np.float64)
             means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
             pairwise[s] = _pairwise(means[None])[0]
-            if m >= 3 and any(n < self.budget for n in words[s * m : (s + 1) * m]):
-                # short answers: coverage would measure length; compare whole answers
-                vecs = means.astype(np.float64)
-                out[s] = _consensus_score(vecs)
+            if m >= 3 and all(len(c) <= 1 for c in chunks[s * m : (s + 1) * m]):
+                out[s] = _consensus_score(np.stack([c[0] for c in row]).astype(np.float64))
             else:
                 out[s] = coverage_scores(row)
         return Scored(out, pairwise=pairwise)
