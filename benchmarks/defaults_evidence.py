@@ -49,6 +49,7 @@ from smoothie_core.evaluation.generations import load_pools_file
 GENERATION_METHODS = [
     "router_default",
     "answer_vote",
+    "longest_answer",
     "answer_global",
     "answer_local_k20",
     "answer_coverage_global",
@@ -59,6 +60,7 @@ GENERATION_ROUTE = ["router_default", "route_answer_global", "route_answer_local
 #: On AlpacaEval (free text) the paper's estimator reads the shipped vectors (free).
 ALPACA_METHODS = [
     "router_default",
+    "longest_answer",
     "answer_global",
     "coverage_global",
     "coverage_local_k20",

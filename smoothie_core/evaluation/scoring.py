@@ -9,7 +9,10 @@ For each registered scorer ``S`` (:func:`smoothie_core.scorers.available_scorers
 ``route_{S}_global`` / ``route_{S}_local_k{K}`` (route mode)
     Calibrated on the calibration part, routing each routed input from the input alone.
 ``answer_vote`` (select mode)
-    A baseline: the plain majority vote over stated final answers.
+    Plain majority vote over stated final answers (a baseline).
+``longest_answer`` (select mode)
+    The answer with the most words (a baseline: how much of a method's score length alone
+    explains, e.g. on AlpacaEval, whose judge prefers longer answers).
 ``router_default`` (both modes)
     Exactly what a :class:`~smoothie_core.Router` built with default arguments picks:
     select mode calls ``Router.select`` on each input in order (so the router learns
@@ -47,7 +50,13 @@ from smoothie_core.evaluation.methods import (
 from smoothie_core.router import Router
 from smoothie_core.scorers import Scorer, available_scorers, get_scorer
 
-__all__ = ["PoolEmbedder", "register_scorer_methods", "router_default", "route_router_default"]
+__all__ = [
+    "PoolEmbedder",
+    "longest_answer",
+    "register_scorer_methods",
+    "route_router_default",
+    "router_default",
+]
 
 
 class PoolEmbedder:
@@ -173,6 +182,13 @@ def answer_vote(data: EnsembleData) -> MethodResult:
     return MethodResult(picks)
 
 
+def longest_answer(data: EnsembleData) -> MethodResult:
+    """The answer with the most words (ties: the first candidate) -- a label-free baseline
+    that shows how much of a method's score length alone explains."""
+    picks = [int(np.argmax([len(str(a).split()) for a in row])) for row in data.outputs]
+    return MethodResult(np.asarray(picks, dtype=np.intp))
+
+
 def router_default(data: EnsembleData) -> MethodResult:
     """What ``Router(models)`` with default arguments picks, input by input, in order."""
     emb = PoolEmbedder(data)
@@ -230,5 +246,6 @@ def register_scorer_methods(names: Sequence[str] | None = None) -> None:
 
 register_method("router_default", router_default, overwrite=True)
 register_method("answer_vote", answer_vote, overwrite=True)
+register_method("longest_answer", longest_answer, overwrite=True)
 register_route_method("router_default", route_router_default, overwrite=True)
 register_scorer_methods()
