@@ -44,12 +44,16 @@ __all__ = [
     "PeerStatistic",
     "aggregate_grades",
     "grade_prompt",
+    "judge_options",
     "judge_reliabilities",
     "parse_grades",
+    "with_judges",
 ]
 
 #: Graded cells needed before judges' reliabilities are estimated (else equal weights).
 MIN_CELLS = 12
+#: Characters of a judge's reply kept in the decision when not every grade could be read.
+_KEEP_REPLY = 300
 
 
 def _check_grades(grades: ArrayLike) -> NDArray[np.float64]:
@@ -462,16 +466,101 @@ class PeerReviewScorer(Scorer):
                 return judge(name, grade_prompt(q, [str(row[i]) for i in shown]))
 
             res = call_each(list(plans), ask, context.policy)
-            grades: dict[str, dict[str, float]] = {}
-            for name, text in res.results.items():
-                j, shown = plans[name]
-                parsed = parse_grades(text, len(shown))
-                for pos, i in enumerate(shown):
-                    out[s, j * m + i] = parsed[pos]
-                grades[name] = {
-                    cands[i]: parsed[pos]
-                    for pos, i in enumerate(shown)
-                    if not np.isnan(parsed[pos])
-                }
-            details.append({"grades": grades, "judge_errors": dict(res.errors)})
+            details.append(self._details(res.results, res.errors, plans, judges, cands, out[s], m))
         return Scored(out, details=details)
+
+    @staticmethod
+    def _details(
+        replies: dict[str, str],
+        errors: dict[str, str],
+        plans: dict[str, tuple[int, list[int]]],
+        judges: Sequence[str],
+        cands: Sequence[str],
+        row: NDArray[np.float64],
+        m: int,
+    ) -> dict[str, Any]:
+        """What the decision shows for one input (judges in judge order, candidates in
+        candidate order); fills ``row`` with the parsed grades."""
+        grades: dict[str, dict[str, float]] = {}
+        shown_to: dict[str, list[str]] = {}
+        unparsed: dict[str, str] = {}
+        for name in judges:
+            if name not in plans:
+                continue
+            j, shown = plans[name]
+            shown_to[name] = [cands[i] for i in shown]
+            if name not in replies:
+                continue
+            parsed = parse_grades(replies[name], len(shown))
+            for pos, i in enumerate(shown):
+                row[j * m + i] = parsed[pos]
+            by_cand = {cands[i]: parsed[pos] for pos, i in enumerate(shown)}
+            read = {c: by_cand[c] for c in cands if c in by_cand and not np.isnan(by_cand[c])}
+            if read:
+                grades[name] = read
+            if len(read) < len(shown):
+                unparsed[name] = replies[name][:_KEEP_REPLY]
+        return {
+            "grades": grades,
+            "shown": shown_to,
+            "judge_calls": len(plans),
+            "judge_errors": {n: errors[n] for n in judges if n in errors},
+            "unparsed": unparsed,
+        }
+
+
+def with_judges(
+    scorer: str | Scorer | None,
+    judges: Sequence[str] | None = None,
+    max_judge_calls: int | None = None,
+) -> str | Scorer | None:
+    """A front door's ``scorer=`` with its ``judges=`` / ``max_judge_calls=`` options applied.
+
+    ``judges`` are the names of extra judge models (None: the candidates grade each
+    other). Both options apply to ``scorer="peer_review"`` only; given with a
+    :class:`PeerReviewScorer` object they must agree with it. Without them ``scorer``
+    is returned as it is.
+
+    Examples
+    --------
+    >>> with_judges("peer_review", ["j1", "j2", "j3"], max_judge_calls=2)
+    PeerReviewScorer(judges=['j1', 'j2', 'j3'], max_judge_calls=2)
+    >>> with_judges("consensus")
+    'consensus'
+    >>> with_judges("consensus", ["j1"])
+    Traceback (most recent call last):
+    ...
+    ValueError: `judges` and `max_judge_calls` apply to scorer='peer_review' only; got scorer='consensus'. Pass scorer="peer_review", or drop them.
+    """
+    if judges is None and max_judge_calls is None:
+        return scorer
+    names = None if judges is None else list(judges)
+    if isinstance(scorer, PeerReviewScorer):
+        if judges is not None and scorer.judges != names:
+            raise ValueError(
+                f"`judges` {names} differ from the given scorer's judges {scorer.judges}; "
+                "pass one or the other."
+            )
+        if max_judge_calls is not None and scorer.max_judge_calls != max_judge_calls:
+            raise ValueError(
+                f"`max_judge_calls`={max_judge_calls!r} differs from the given scorer's "
+                f"{scorer.max_judge_calls!r}; pass one or the other."
+            )
+        return scorer
+    if scorer != PeerReviewScorer.name:
+        shown = scorer.id if isinstance(scorer, Scorer) else scorer
+        raise ValueError(
+            "`judges` and `max_judge_calls` apply to scorer='peer_review' only; got "
+            f'scorer={shown!r}. Pass scorer="peer_review", or drop them.'
+        )
+    return PeerReviewScorer(names, max_judge_calls=max_judge_calls)
+
+
+def judge_options(scorer: Scorer) -> tuple[list[str] | None, int | None]:
+    """``(judges, max_judge_calls)`` of a peer-review scorer (``(None, None)`` otherwise).
+
+    A front door adopting a ready router (e.g. a loaded one) reads its options with this.
+    """
+    if isinstance(scorer, PeerReviewScorer):
+        return (None if scorer.judges is None else list(scorer.judges)), scorer.max_judge_calls
+    return None, None
