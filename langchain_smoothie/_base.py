@@ -137,32 +137,15 @@ class SmoothieBase(BaseModel):
             self.scorer = scorer  # type: ignore[assignment]
 
     def _check_judges(self) -> None:
-        """The judge models must be the ones the router's peer-review scorer names."""
+        """The judge models must be the ones the router's scorer names (e.g. a loaded
+        router's); ``max_judge_calls`` is the scorer's."""
         core = self.router.scorer
         ours = None if self.judges is None else list(self.judges)
-        if not isinstance(core, PeerReviewScorer):
-            if ours is not None or self.max_judge_calls is not None:
-                raise ValueError(
-                    "`judges` and `max_judge_calls` apply to scorer='peer_review' only; the "
-                    f"router's scorer is {core.id!r}."
-                )
-            return
-        saved, budget = judge_options(core)
-        if saved != ours:
-            expected = "judges=None (the candidates)" if saved is None else f"judges named {saved}"
-            got = "no judges" if ours is None else f"judges named {ours}"
-            raise ValueError(
-                f"The router's peer-review scorer uses {expected}; got {got}. Pass the same "
-                "judge models, with the same names, in the same order."
-            )
-        if self.max_judge_calls is not None and self.max_judge_calls != budget:
-            raise ValueError(
-                f"`max_judge_calls`={self.max_judge_calls} differs from the router's "
-                f"{budget!r} (saved with its peer-review scorer); leave it unset."
-            )
+        with_judges(core, ours, self.max_judge_calls)
+        budget = judge_options(core)[1]
         if self.max_judge_calls != budget:
             self.max_judge_calls = budget
-        if ours is None:
+        if isinstance(core, PeerReviewScorer) and ours is None:
             self._candidates_as_judges()  # the candidates must be able to grade
 
     def _candidates_as_judges(self) -> dict[str, BaseChatModel]:

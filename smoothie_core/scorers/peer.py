@@ -516,10 +516,16 @@ def with_judges(
 ) -> str | Scorer | None:
     """A front door's ``scorer=`` with its ``judges=`` / ``max_judge_calls=`` options applied.
 
-    ``judges`` are the names of extra judge models (None: the candidates grade each
-    other). Both options apply to ``scorer="peer_review"`` only; given with a
-    :class:`PeerReviewScorer` object they must agree with it. Without them ``scorer``
-    is returned as it is.
+    ``judges`` are the names of the judge models given to the front door (None: the
+    candidates grade each other). With ``scorer="peer_review"`` they build a
+    :class:`PeerReviewScorer`; a :class:`PeerReviewScorer` object (e.g. a loaded
+    router's) must name the same judges, and a ``max_judge_calls`` given with it must
+    be its own. Other scorers take neither option and are returned as they are.
+
+    Raises
+    ------
+    ValueError
+        When the options do not apply to ``scorer`` or disagree with it.
 
     Examples
     --------
@@ -527,25 +533,31 @@ def with_judges(
     PeerReviewScorer(judges=['j1', 'j2', 'j3'], max_judge_calls=2)
     >>> with_judges("consensus")
     'consensus'
-    >>> with_judges("consensus", ["j1"])
+    >>> with_judges(PeerReviewScorer(["j1", "j2"]), None)
     Traceback (most recent call last):
     ...
-    ValueError: `judges` and `max_judge_calls` apply to scorer='peer_review' only; got scorer='consensus'. Pass scorer="peer_review", or drop them.
+    ValueError: The peer-review scorer uses judges named ['j1', 'j2']; got no judges. Pass the same judge models, with the same names, in the same order.
     """
-    if judges is None and max_judge_calls is None:
-        return scorer
     names = None if judges is None else list(judges)
     if isinstance(scorer, PeerReviewScorer):
-        if judges is not None and scorer.judges != names:
+        if scorer.judges != names:
+            expected = (
+                "judges=None (the candidates)"
+                if scorer.judges is None
+                else f"judges named {scorer.judges}"
+            )
+            got = "no judges" if names is None else f"judges named {names}"
             raise ValueError(
-                f"`judges` {names} differ from the given scorer's judges {scorer.judges}; "
-                "pass one or the other."
+                f"The peer-review scorer uses {expected}; got {got}. Pass the same judge "
+                "models, with the same names, in the same order."
             )
         if max_judge_calls is not None and scorer.max_judge_calls != max_judge_calls:
             raise ValueError(
-                f"`max_judge_calls`={max_judge_calls!r} differs from the given scorer's "
-                f"{scorer.max_judge_calls!r}; pass one or the other."
+                f"`max_judge_calls`={max_judge_calls!r} differs from the peer-review scorer's "
+                f"{scorer.max_judge_calls!r} (a loaded router keeps its own); leave it unset."
             )
+        return scorer
+    if names is None and max_judge_calls is None:
         return scorer
     if scorer != PeerReviewScorer.name:
         shown = scorer.id if isinstance(scorer, Scorer) else scorer

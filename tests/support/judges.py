@@ -32,8 +32,8 @@ _ANSWER = re.compile(r"Answer ([A-Z]):\n(.*?)\n\n", re.S)
 
 
 def is_grading(prompt: str) -> bool:
-    """Whether ``prompt`` is a grading prompt (not a question to answer)."""
-    return prompt.startswith(GRADING)
+    """Whether ``prompt`` is (or wraps) a grading prompt, not a question to answer."""
+    return GRADING in prompt
 
 
 def shown(prompt: str) -> list[tuple[str, str]]:
