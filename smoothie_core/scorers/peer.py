@@ -192,7 +192,19 @@ def aggregate_grades(grades: ArrayLike) -> NDArray[np.float64]:
 
 # ------------------------------------------------------------------ prompts
 _LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_GRADE = re.compile(r"(?:answer|response)?\s*\(?([A-Z])\)?\s*[:=\-]\s*(\d+(?:\.\d+)?)", re.I)
+#: ``<label> <separator> <grade>`` as judges write it: ``A: 7``, ``A) 7``, ``**A:** 7``,
+#: ``Answer A - 7/10``, ``"A": 7`` (JSON), ``A: <7>``. The label must stand alone (the
+#: ``e`` of ``grade: 7`` is no label); the rest of the line is kept to spot echoed answers.
+_GRADE = re.compile(
+    r"""(?<![A-Za-z0-9_])
+        (?:answer\s+|response\s+)?
+        [(\[\"'*]*([A-Z])[)\]\"'*]*         # the label, maybe bracketed, quoted or bold
+        \s*(?:[:=)\u2013\u2014-]|\bis\b)      # a separator
+        [\s*<\[(\"']*(\d+(?:\.\d+)?)          # the grade, maybe bold, bracketed or quoted
+        (?=([^\n]*))                           # the rest of the line (not consumed)
+    """,
+    re.I | re.X,
+)
 
 
 def grade_prompt(question: str | None, answers: Sequence[str]) -> str:
@@ -217,21 +229,58 @@ def grade_prompt(question: str | None, answers: Sequence[str]) -> str:
     return "\n".join(parts)
 
 
-def parse_grades(text: str, n_answers: int) -> list[float]:
+def _norm(text: str) -> str:
+    return " ".join(text.strip().strip("*").strip().rstrip(".").lower().split())
+
+
+def parse_grades(text: str, n_answers: int, answers: Sequence[str] | None = None) -> list[float]:
     """Grades by presentation position from a judge's reply (NaN where missing or invalid).
+
+    Reads one grade per label (the first one found) in the forms judges write
+    (``A: 7``, ``A) 7``, ``**A:** 7``, ``Answer A - 7/10``, ``{"A": 7}``, ``A: <7>``);
+    grades outside 1-10 are invalid. With ``answers`` (the answers as shown, in
+    order), a reply that repeats an answer after its label (``A: Paris is the
+    capital.``: small models often echo instead of grading) is read as no grades at
+    all, and a "grade" equal to the answer it labels (``A: 4`` for the answer ``4``) is
+    not trusted.
 
     Examples
     --------
     >>> parse_grades("A: 7\\nB: 10\\nC: banana", 3)
     [7.0, 10.0, nan]
+    >>> parse_grades('{"A": 8, "B": 3}', 2), parse_grades("**A:** 9/10\\n(B) - 2", 2)
+    ([8.0, 3.0], [9.0, 2.0])
+    >>> parse_grades("A: 12\\nB: 4", 2, answers=["12", "4"])  # answers echoed, not graded
+    [nan, nan]
     """
     out = [float("nan")] * n_answers
-    for label, value in _GRADE.findall(text or ""):
+    shown = None if answers is None else [_norm(a) for a in answers]
+    for line in (text or "").splitlines():
+        if shown is None:
+            break
+        m = re.match(r"\W*(?:answer\s+)?([A-Z])\W*\s*[:)\u2013\u2014-]\s*(.+)$", line.strip(), re.I)
+        if m is not None:
+            pos = _LABELS.find(m.group(1).upper())
+            said = _norm(m.group(2))
+            if 0 <= pos < len(shown) and said == shown[pos] and not _is_number(said):
+                return out  # an echo of the answers, not grades
+    for label, value, rest in _GRADE.findall(text or ""):
         pos = _LABELS.find(label.upper())
         v = float(value)
-        if 0 <= pos < n_answers and 1.0 <= v <= 10.0 and np.isnan(out[pos]):
-            out[pos] = v
+        if not (0 <= pos < n_answers and 1.0 <= v <= 10.0 and np.isnan(out[pos])):
+            continue
+        if shown is not None and pos < len(shown) and _norm(value + rest) == shown[pos]:
+            continue  # the answer itself ("A: 4" for the answer "4")
+        out[pos] = v
     return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------- statistic
@@ -466,7 +515,9 @@ class PeerReviewScorer(Scorer):
                 return judge(name, grade_prompt(q, [str(row[i]) for i in shown]))
 
             res = call_each(list(plans), ask, context.policy)
-            details.append(self._details(res.results, res.errors, plans, judges, cands, out[s], m))
+            details.append(
+                self._details(res.results, res.errors, plans, judges, cands, row, out[s])
+            )
         return Scored(out, details=details)
 
     @staticmethod
@@ -476,8 +527,8 @@ class PeerReviewScorer(Scorer):
         plans: dict[str, tuple[int, list[int]]],
         judges: Sequence[str],
         cands: Sequence[str],
+        answers: Sequence[str | None],
         row: NDArray[np.float64],
-        m: int,
     ) -> dict[str, Any]:
         """What the decision shows for one input (judges in judge order, candidates in
         candidate order); fills ``row`` with the parsed grades."""
@@ -491,9 +542,9 @@ class PeerReviewScorer(Scorer):
             shown_to[name] = [cands[i] for i in shown]
             if name not in replies:
                 continue
-            parsed = parse_grades(replies[name], len(shown))
+            parsed = parse_grades(replies[name], len(shown), [str(answers[i]) for i in shown])
             for pos, i in enumerate(shown):
-                row[j * m + i] = parsed[pos]
+                row[j * len(answers) + i] = parsed[pos]
             by_cand = {cands[i]: parsed[pos] for pos, i in enumerate(shown)}
             read = {c: by_cand[c] for c in cands if c in by_cand and not np.isnan(by_cand[c])}
             if read:

@@ -69,6 +69,54 @@ def test_prompt_and_parsing() -> None:
     assert np.isnan(parse_grades("A: 11", 1)[0])  # out of range
 
 
+# Replies the demo's local models (smollm2-135m, qwen-0.5b, qwen-1.5b) actually wrote to
+# grade_prompt (benchmarks/peer_review_local.py), with the answers they were shown.
+REAL_REPLIES = [
+    # smollm2-135m repeats the answers instead of grading; "6" must not be read as a grade
+    (
+        "A: 6 pens cost $24.\nB: 6 pens cost $24.",
+        ["6 pens cost $24.", "6 pens cost $24."],
+        [None, None],
+    ),
+    (
+        "A: The capital of Australia is Canberra.\n\nB: The capital of Australia is Canberra.",
+        ["The capital of Australia is Canberra."] * 2,
+        [None, None],
+    ),
+    ("A: 12", ["12", "144 divided by 12 equals 12."], [None, None]),
+    ("The answer is A.", ["x", "y"], [None, None]),
+    # qwen-0.5b: echoes numbers out of range, or grades
+    ("A: 51\nB: 60", ["17 * 3 + 9 = 51.", "60"], [None, None]),
+    ("A: 5\nB: 5", ["Mars.", "Mars is the Red Planet."], [5.0, 5.0]),
+    ('{"A": 10, "B": 5}', ["60", "42"], [10.0, 5.0]),
+    # qwen-1.5b: grades, sometimes inside the template's brackets
+    ("A: 10\nB: 1", ["Canberra.", "Sydney."], [10.0, 1.0]),
+    ("A: <10>\nB: <10>", ["one", "two"], [10.0, 10.0]),
+]
+
+
+@pytest.mark.parametrize(("reply", "answers", "expected"), REAL_REPLIES)
+def test_parse_grades_reads_what_small_models_write(
+    reply: str, answers: list[str], expected: list[float | None]
+) -> None:
+    got = parse_grades(reply, len(answers), answers)
+    assert [None if np.isnan(g) else g for g in got] == expected
+
+
+def test_parse_grades_forms_and_standalone_labels() -> None:
+    forms = ["A) 7", "**A:** 7", "Answer A - 7/10", "(A): 7", '"A": 7', "A: [7]", "a = 7", "A – 7"]
+    for form in forms:
+        assert parse_grades(form, 1) == [7.0], form
+    # the "e" of "grade" is no label (it used to be read as the 5th answer's grade)
+    assert all(np.isnan(parse_grades("My grade: 7", 5)))
+    assert all(np.isnan(parse_grades("Score 7 for both", 2)))
+    # several grades on one line; the first grade of a label wins
+    assert parse_grades("A: 3, B: 9, A: 8", 2) == [3.0, 9.0]
+    # an answer that is a number equal to its "grade" is not trusted, others are
+    assert parse_grades("A: 4\nB: 9", 2, ["4", "four"])[1] == 9.0
+    assert np.isnan(parse_grades("A: 4\nB: 9", 2, ["4", "four"])[0])
+
+
 # -------------------------------------------------------------- with a router
 TRUTH = {"good": 9.0, "ok": 6.0, "bad": 1.0}
 
