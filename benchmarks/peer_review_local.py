@@ -1,18 +1,19 @@
 """Peer review with the demo's real local models: what small models' grades look like.
 
-Select mode with ``scorer="peer_review"`` and ``judges=None`` (the three candidates grade
-each other's answers) over the demo's built-in questions, with the demo's local GGUF
-models (smollm2-135m, qwen-0.5b, qwen-1.5b; llama.cpp, 1 thread each, greedy). Every
+Select mode with ``scorer="peer_review"`` over the demo's built-in questions, with the
+demo's local GGUF models (smollm2-135m, qwen-0.5b, qwen-1.5b; llama.cpp, 1 thread each,
+greedy), twice: with ``judges=None`` (the three candidates grade each other's answers)
+and with the largest model as an outside judge (it grades all three answers). Every
 candidate answer and every judge reply is captured from the router's child runs (tags
 ``smoothie:candidate`` / ``smoothie:judge``), so the script reports, per judge, how many
 of the grades it was asked for could be read (the parse rate), the grades themselves,
 and the router's choice on each question. The fact and arithmetic questions have a
 known answer (checked by substring below); summaries and rewrites are not scored.
 
-Needs the demo's models (``make install-demo``). Run (about 10 minutes on 2 busy cores):
+Needs the demo's models (``make install-demo``). Run (about 15 minutes on 2 busy cores):
 
     OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/peer_review_local.py
-    -> benchmarks/results/peer_review_local.json
+    -> benchmarks/results/peer_review_local.json  (schema 1: measurements under "results")
 
 ``--limit N`` runs the first N questions only; ``--out`` writes elsewhere.
 """
@@ -43,7 +44,6 @@ from langchain_core.outputs import LLMResult
 from langchain_smoothie import SmoothieRouter
 from smoothie_core._version import __version__ as smoothie_version
 from smoothie_core.diagnostics import ReliabilityWarning
-from smoothie_core.scorers.peer import parse_grades
 from smoothie_demo.cli import DEFAULT_MAX_TOKENS, build_local_models
 from smoothie_demo.questions import QUESTIONS, SYSTEM_PROMPT
 
@@ -100,6 +100,7 @@ class Capture(BaseCallbackHandler):
 
 
 def git_head() -> dict[str, Any]:
+    """``commit`` (HEAD) and ``dirty`` (library, demo or benchmark code had local edits)."""
     root = Path(__file__).resolve().parent.parent
 
     def run(*cmd: str) -> str:
@@ -109,15 +110,11 @@ def git_head() -> dict[str, Any]:
         except (OSError, subprocess.SubprocessError):
             return ""
 
+    code = ("smoothie_core", "langchain_smoothie", "llamaindex_smoothie", "examples", "benchmarks")
     return {
-        "head": run("git", "rev-parse", "HEAD"),
-        "uncommitted_changes": bool(run("git", "status", "--porcelain", "--", "smoothie_core")),
+        "commit": run("git", "rev-parse", "HEAD") or None,
+        "dirty": bool(run("git", "status", "--porcelain", "--", *code, ":!benchmarks/results")),
     }
-
-
-def n_shown(prompt: str) -> int:
-    """How many answers a grading prompt shows (its ``X: <grade>`` template lines)."""
-    return sum(1 for line in prompt.splitlines() if line.endswith(": <grade>"))
 
 
 def correct(question: str, answer: str | None) -> bool | None:
@@ -126,21 +123,15 @@ def correct(question: str, answer: str | None) -> bool | None:
     return any(k in answer.lower() for k in KEY[question])
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args(argv)
-    questions = list(QUESTIONS)[: args.limit]
-
-    t_load = time.perf_counter()
-    models = build_local_models(max_tokens=DEFAULT_MAX_TOKENS)
-    load_s = time.perf_counter() - t_load
+def run(
+    models: dict[str, Any], judges: dict[str, Any] | None, questions: Sequence[Any]
+) -> dict[str, Any]:
+    """Select mode with peer review over ``questions``; per-question rows and a summary."""
     names = list(models)
-    router = SmoothieRouter(models=models, scorer="peer_review", update_pool=True)
+    router = SmoothieRouter(models=models, scorer="peer_review", judges=judges, update_pool=True)
+    judge_names = list(judges) if judges is not None else names
     capture = Capture()
     rows: list[dict[str, Any]] = []
-    load_start = os.getloadavg()
     for i, q in enumerate(questions, 1):
         capture.reset()
         t0 = time.perf_counter()
@@ -153,11 +144,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         meta = msg.response_metadata["smoothie"]
         diag = meta["diagnostics"]
-        judges = []
-        for r in sorted(capture.replies, key=lambda r: names.index(r["judge"])):
-            asked = n_shown(r["prompt"])
-            read = sum(g == g for g in parse_grades(r["reply"], asked))  # NaN != NaN
-            judges.append({"judge": r["judge"], "asked": asked, "read": read, "reply": r["reply"]})
+        replies = {r["judge"]: r["reply"] for r in capture.replies}
+        judged = []
+        for j in judge_names:
+            if j not in diag.get("shown", {}):
+                continue
+            shown = diag["shown"][j]
+            read = len(diag.get("grades", {}).get(j, {}))  # what the scorer could read
+            reply = replies.get(j, "")
+            answers = [capture.answers.get(c) or "" for c in shown]
+            echoed = read == 0 and any(
+                len(a.strip()) > 3 and a.strip().rstrip(".") in reply for a in answers
+            )
+            judged.append(
+                {"judge": j, "asked": len(shown), "read": read, "echoed": echoed, "reply": reply}
+            )
         row = {
             "task": q.task,
             "question": q.text,
@@ -170,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "grades": diag.get("grades", {}),
             "shown": diag.get("shown", {}),
             "judge_errors": diag.get("judge_errors", {}),
-            "judges": judges,
+            "judges": judged,
             "judge_usage": meta.get("judge_usage", {}),
             "candidate_usage": meta.get("usage", {}),
             "seconds": round(seconds, 1),
@@ -181,73 +182,100 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             a = (capture.answers.get(n) or "").replace("\n", " ")
             mark = {True: "ok", False: "WRONG", None: "  "}[row["correct"][n]]
             print(f"  {n:<13} {mark:<5} w={meta['weights'].get(n, 0):.2f}  {a[:90]}")
-        for j in judges:
+        for j in judged:
             reply = j["reply"].replace("\n", " | ")
-            print(f"    judge {j['judge']:<13} read {j['read']}/{j['asked']}: {reply[:110]}")
+            print(f"    judge {j['judge']:<15} read {j['read']}/{j['asked']}: {reply[:100]}")
         print(f"  grades: {json.dumps(row['grades'])}")
         print(f"  -> selected {meta['selected']} (reliability {meta['reliability']:.2f})")
 
-    asked = sum(j["asked"] for r in rows for j in r["judges"])
-    read = sum(j["read"] for r in rows for j in r["judges"])
-    per_judge = {
-        n: {
-            "asked": sum(j["asked"] for r in rows for j in r["judges"] if j["judge"] == n),
-            "read": sum(j["read"] for r in rows for j in r["judges"] if j["judge"] == n),
-            "calls": sum(1 for r in rows for j in r["judges"] if j["judge"] == n),
-            "calls_fully_read": sum(
-                1 for r in rows for j in r["judges"] if j["judge"] == n and j["read"] == j["asked"]
-            ),
-            "calls_nothing_read": sum(
-                1 for r in rows for j in r["judges"] if j["judge"] == n and j["read"] == 0
+    def judge_stats(name: str) -> dict[str, Any]:
+        calls = [j for r in rows for j in r["judges"] if j["judge"] == name]
+        asked = sum(j["asked"] for j in calls)
+        read = sum(j["read"] for j in calls)
+        return {
+            "calls": len(calls),
+            "asked": asked,
+            "read": read,
+            "parse_rate": read / asked if asked else None,
+            "calls_fully_read": sum(j["read"] == j["asked"] for j in calls),
+            "calls_nothing_read": sum(j["read"] == 0 for j in calls),
+            "calls_echoing_answers": sum(j["echoed"] for j in calls),
+            "distinct_grade_sets": len(
+                {tuple(sorted(r["grades"].get(name, {}).values())) for r in rows}
             ),
         }
-        for n in names
-    }
-    for stats in per_judge.values():
-        stats["parse_rate"] = stats["read"] / stats["asked"] if stats["asked"] else None
+
     checked = [r for r in rows if r["selected_correct"] is not None]
+    asked = sum(j["asked"] for r in rows for j in r["judges"])
+    read = sum(j["read"] for r in rows for j in r["judges"])
     summary = {
+        "judges": "the candidates (judges=None)" if judges is None else judge_names,
         "questions": len(rows),
         "judge_calls": sum(len(r["judges"]) for r in rows),
         "judge_errors": sum(len(r["judge_errors"]) for r in rows),
         "grades_asked": asked,
         "grades_read": read,
         "parse_rate": read / asked if asked else None,
-        "per_judge": per_judge,
+        "per_judge": {n: judge_stats(n) for n in judge_names},
         "checked_questions": len(checked),
         "selected_correct": sum(bool(r["selected_correct"]) for r in checked),
         "each_model_correct": {n: sum(bool(r["correct"][n]) for r in checked) for n in names},
         "selections": {n: sum(r["selected"] == n for r in rows) for n in names},
         "seconds_total": round(sum(r["seconds"] for r in rows), 1),
     }
+    print("\n" + json.dumps(summary, indent=1))
+    return {"summary": summary, "rows": rows}
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="first N questions only")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    questions = list(QUESTIONS)[: args.limit]
+
+    load_start = os.getloadavg()
+    t_load = time.perf_counter()
+    models = build_local_models(max_tokens=DEFAULT_MAX_TOKENS)
+    load_s = time.perf_counter() - t_load
+    strongest = list(models)[-1]
+    runs = {
+        # the candidates grade each other (each one the other two answers)
+        "candidates_judge": run(models, None, questions),
+        # the largest model as an outside judge: it grades all three answers, its own too
+        "outside_judge": run(models, {f"judge-{strongest}": models[strongest]}, questions),
+    }
     report = {
-        "benchmark": "peer_review_local",
-        "command": "OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 python benchmarks/peer_review_local.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "schema": 1,
+        "name": "peer_review_local",
+        "command": "OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 python benchmarks/peer_review_local.py"
+        + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv)),
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git": git_head(),
+        **git_head(),
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
-            "loadavg_start": load_start,
-            "loadavg_end": os.getloadavg(),
+            "loadavg_start": list(load_start),
+            "loadavg_end": list(os.getloadavg()),
             "note": "2 CPU cores shared by several engineers; timings are indicative only.",
         },
-        "versions": {"smoothie-router": smoothie_version},
-        "setup": {
-            "models": names,
-            "llama.cpp": "1 thread each, temperature 0 (greedy), max_tokens "
-            f"{DEFAULT_MAX_TOKENS}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}",
-            "router": "SmoothieRouter(scorer='peer_review', judges=None, update_pool=True), "
-            "default embedder (offline MiniLM), n_neighbors=None",
-            "system_prompt": SYSTEM_PROMPT,
-            "model_load_seconds": round(load_s, 1),
+        "results": {
+            "setup": {
+                "models": list(models),
+                "llama.cpp": "1 thread each, temperature 0 (greedy), max_tokens "
+                f"{DEFAULT_MAX_TOKENS}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}",
+                "router": "SmoothieRouter(scorer='peer_review', update_pool=True), default "
+                "embedder (offline MiniLM), n_neighbors=None; candidates_judge: judges=None; "
+                f"outside_judge: judges={{'judge-{strongest}': the {strongest} model}}",
+                "system_prompt": SYSTEM_PROMPT,
+                "checked": "fact and arithmetic questions only, by substring (KEY in the script)",
+                "model_load_seconds": round(load_s, 1),
+                "smoothie-router": smoothie_version,
+            },
+            **runs,
         },
-        "summary": summary,
-        "rows": rows,
     }
-    print("\n" + json.dumps(summary, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
