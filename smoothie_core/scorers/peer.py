@@ -296,6 +296,9 @@ class PeerStatistic(Statistic):
 
     name: ClassVar[str] = "peer"
     pooled_select: ClassVar[bool] = True
+    no_information_reason: ClassVar[str] = (
+        "no judge graded the answers differently (or none could be read): no information"
+    )
 
     def __init__(self, n_judges: int) -> None:
         if isinstance(n_judges, bool) or not isinstance(n_judges, int) or n_judges < 1:
@@ -330,6 +333,12 @@ class PeerStatistic(Statistic):
     def _grades(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         m = self.n_candidates(rows.shape[-1])
         return rows.reshape(rows.shape[0], self.n_judges, m)
+
+    def no_information(self, row: NDArray[np.float64]) -> bool:
+        """True when no judge told this input's answers apart (every judge gave them
+        all the same grade, or no grade could be read): its combined grades are all 0."""
+        x = _centred(self._grades(np.asarray(row, dtype=np.float64)[None, :]))
+        return not bool(np.any(np.nan_to_num(x) != 0))
 
     def weights(
         self,
@@ -486,9 +495,11 @@ class PeerReviewScorer(Scorer):
         for s, row in enumerate(rows):
             question = None if inputs is None else inputs[s]
             order_j = list(range(n_j))
-            # rotate which judges are asked (and in which order answers are shown) with the
-            # input, so a budget still calibrates every judge over time
-            start = zlib.crc32((question or str(s)).encode("utf-8")) % n_j
+            # rotate which judges are asked with the input, so a budget still calibrates
+            # every judge over time; and the order answers are shown in, with the input and
+            # the judge (a single judge too), so a preference for a position averages out
+            h = zlib.crc32((question or str(s)).encode("utf-8"))
+            start = h % n_j
             order_j = order_j[start:] + order_j[:start]
             if self.max_judge_calls is not None:
                 order_j = order_j[: self.max_judge_calls]
@@ -498,9 +509,9 @@ class PeerReviewScorer(Scorer):
                 shown = [i for i in range(m) if row[i] is not None and i != own]
                 if len(shown) < 1:
                     continue
-                rot = (start + j) % len(shown)
+                rot = (h + j) % len(shown)
                 shown = shown[rot:] + shown[:rot]
-                if j % 2:
+                if (h // len(shown) + j) % 2:
                     shown = shown[::-1]
                 plans[judges[j]] = (j, shown)
             q_text = question

@@ -11,13 +11,15 @@ import pytest
 
 from smoothie_core import HashingEmbedder, Router
 from smoothie_core.diagnostics import ReliabilityWarning
-from smoothie_core.scorers import ScoringContext
+from smoothie_core.scorers import ScoringContext, get_scorer
 from smoothie_core.scorers.peer import (
     PeerReviewScorer,
     aggregate_grades,
     grade_prompt,
+    judge_options,
     judge_reliabilities,
     parse_grades,
+    with_judges,
 )
 
 
@@ -210,3 +212,71 @@ def test_peer_router_state_round_trips(tmp_path) -> None:  # type: ignore[no-unt
         back = Router.load(router.save(tmp_path / "peer.npz"), embedder=HashingEmbedder())
         assert back.scorer.id == router.scorer.id
         assert back.route("q2").weights == router.route("q2").weights
+
+
+def test_with_judges_builds_and_checks_the_front_doors_options() -> None:
+    built = with_judges("peer_review", ["j1", "j2", "j3"], 2)
+    assert isinstance(built, PeerReviewScorer)
+    assert judge_options(built) == (["j1", "j2", "j3"], 2)
+    assert with_judges("peer_review") == "peer_review"  # the candidates judge
+    assert with_judges(built, ["j1", "j2", "j3"]) is built
+    assert with_judges(built, ["j1", "j2", "j3"], 2) is built
+    with pytest.raises(
+        ValueError, match=r"uses judges named \['j1', 'j2', 'j3'\]; got judges named \['j1'\]"
+    ):
+        with_judges(built, ["j1"])
+    with pytest.raises(ValueError, match=r"uses judges named .*; got no judges"):
+        with_judges(built, None)
+    with pytest.raises(ValueError, match=r"uses judges=None \(the candidates\); got judges named"):
+        with_judges(PeerReviewScorer(), ["j1"])
+    with pytest.raises(ValueError, match=r"`max_judge_calls`=3 differs .* 2"):
+        with_judges(built, ["j1", "j2", "j3"], 3)
+    with pytest.raises(ValueError, match="apply to scorer='peer_review' only; got scorer='answer'"):
+        with_judges("answer", None, 2)
+    assert judge_options(get_scorer("consensus")) == (None, None)
+
+
+@pytest.mark.parametrize("judges", [["outside"], None])
+def test_answer_order_varies_for_every_judge_even_a_single_one(judges: list[str] | None) -> None:
+    """Each candidate is shown first about equally often, to every judge (a single
+    outside judge used to see one fixed order, so its position bias was never cancelled)."""
+    names = ["m1", "m2", "m3"]
+    seen: dict[str, dict[str, int]] = {}
+
+    def judge(name: str, prompt: str) -> str:
+        first = re.search(r"Answer A:\n(\w+)", prompt)
+        assert first is not None
+        seen.setdefault(name, {}).setdefault(first.group(1), 0)
+        seen[name][first.group(1)] += 1
+        return "A: 5"
+
+    scorer = PeerReviewScorer(judges)
+    ctx = ScoringContext(judge=judge, candidates=names)
+    n = 60
+    scorer.score(
+        [names] * n, [f"question {i}" for i in range(n)], embedder=HashingEmbedder(), context=ctx
+    )
+    for name, firsts in seen.items():
+        shown = len(names) - (name in names)  # a candidate does not see its own answer
+        assert len(firsts) == shown, (name, firsts)
+        assert min(firsts.values()) >= n / shown / 2, (name, firsts)
+
+
+def test_judges_that_grade_every_answer_alike_give_no_information() -> None:
+    def flat(name: str, prompt: str) -> str:
+        return "\n".join(f"{label}: 5" for label in re.findall(r"^Answer ([A-Z]):", prompt, re.M))
+
+    router = Router(NAMES, scorer="peer_review", embedder=HashingEmbedder(), default="m3")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReliabilityWarning)
+        d = router.select("q", answers_for(0), context=ScoringContext(judge=flat))
+    assert d.selected == "m3" and d.fallback is not None
+    assert d.fallback.startswith("no judge graded the answers differently")
+    assert d.diagnostics["smoothie_choice"] == "m1"  # uniform weights: the first
+    # one judge telling the answers apart is information
+    stat = router.scorer.statistic
+    row = np.full(len(NAMES) * len(NAMES), np.nan)
+    row[1:3] = [4.0, 4.0]
+    assert stat.no_information(row)
+    row[3] = 7.0
+    assert not stat.no_information(row)

@@ -22,6 +22,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 QUALITY = by_prefix({"good": 9, "ok": 6, "bad": 2})
 CANDIDATES = ("a", "b", "c", "d")
+#: Inputs before judges' weights are estimated: 12 grades in common per pair of judges
+#: (candidates judging each other share 2 answers per input).
+WARM_UP = 6
 
 
 def best(i: int) -> str:
@@ -107,12 +110,13 @@ def test_biased_random_and_position_judges_do_not_flip_decisions(
     n = 30
     for i in range(n):
         meta = r.invoke(f"question {i}").response_metadata["smoothie"]
-        right += meta["selected"] == best(i)
-        plain_right += plain_choice(meta["diagnostics"]["grades"]) == best(i)
+        # judges count the same until the pool holds enough grades to weigh them
+        right += i >= WARM_UP and meta["selected"] == best(i)
+        plain_right += i >= WARM_UP and plain_choice(meta["diagnostics"]["grades"]) == best(i)
         json.dumps(meta)
-    assert right == n
+    assert right == n - WARM_UP
     if adversary in ("position", "honest"):  # these adversaries do flip the plain mean
-        assert plain_right < n
+        assert plain_right < n - WARM_UP
 
 
 def test_decision_shows_the_grades_readably() -> None:
@@ -215,8 +219,10 @@ def test_judge_failures_are_recorded_and_do_not_break_the_decision() -> None:
 
 def test_every_judge_failing_still_decides() -> None:
     judges = {n: player(n, fail_grading=True) for n in ("x", "y", "z")}
-    meta = router(judges, max_retries=1).invoke("question 1").response_metadata["smoothie"]
-    assert meta["selected"] in CANDIDATES and meta["failed"] == []
+    r = router(judges, max_retries=1, default="b")
+    meta = r.invoke("question 1").response_metadata["smoothie"]
+    assert meta["selected"] == "b" and meta["failed"] == []  # the declared default
+    assert meta["fallback"].startswith("no judge graded the answers differently")
     assert set(meta["diagnostics"]["judge_errors"]) == {"x", "y", "z"}
     assert meta["diagnostics"]["grades"] == {} and meta["reliability"] == 0.0
     assert meta["judge_usage"] == {}
