@@ -234,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     questions = list(QUESTIONS)[: args.limit]
 
+    state = git_head()  # the code that runs, before anything can change the tree
     load_start = os.getloadavg()
     t_load = time.perf_counter()
     models = build_local_models(max_tokens=DEFAULT_MAX_TOKENS)
@@ -251,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "command": "OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 python benchmarks/peer_review_local.py"
         + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv)),
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        **git_head(),
+        **state,
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
