@@ -21,11 +21,8 @@ Needs the demo's models (``make install-demo``). Run (about 15 minutes on 2 busy
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import subprocess
 import sys
 import threading
 import time
@@ -36,7 +33,9 @@ from typing import Any
 from uuid import UUID
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _results import RESULTS, command_line, git_state, machine_info, save_result
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.outputs import LLMResult
@@ -47,7 +46,7 @@ from smoothie_core.diagnostics import ReliabilityWarning
 from smoothie_demo.cli import DEFAULT_MAX_TOKENS, build_local_models
 from smoothie_demo.questions import QUESTIONS, SYSTEM_PROMPT
 
-OUT = Path(__file__).resolve().parent / "results" / "peer_review_local.json"
+OUT = RESULTS / "peer_review_local.json"
 
 #: Known answers of the checkable questions (any of the substrings, case-insensitive).
 KEY = {
@@ -97,24 +96,6 @@ class Capture(BaseCallbackHandler):
                 self.answers[name] = text
             else:
                 self.replies.append({"judge": name, "prompt": prompt, "reply": text})
-
-
-def git_head() -> dict[str, Any]:
-    """``commit`` (HEAD) and ``dirty`` (library, demo or benchmark code had local edits)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def run(*cmd: str) -> str:
-        try:
-            out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=30)
-            return out.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    code = ("smoothie_core", "langchain_smoothie", "llamaindex_smoothie", "examples", "benchmarks")
-    return {
-        "commit": run("git", "rev-parse", "HEAD") or None,
-        "dirty": bool(run("git", "status", "--porcelain", "--", *code, ":!benchmarks/results")),
-    }
 
 
 def correct(question: str, answer: str | None) -> bool | None:
@@ -234,8 +215,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     questions = list(QUESTIONS)[: args.limit]
 
-    state = git_head()  # the code that runs, before anything can change the tree
-    load_start = os.getloadavg()
+    commit, dirty = git_state()  # the code that runs, before anything can change the tree
+    machine = machine_info(
+        note="2 CPU cores shared by several engineers; timings are indicative only."
+    )
     t_load = time.perf_counter()
     models = build_local_models(max_tokens=DEFAULT_MAX_TOKENS)
     load_s = time.perf_counter() - t_load
@@ -246,41 +229,35 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         # the largest model as an outside judge: it grades all three answers, its own too
         "outside_judge": run(models, {f"judge-{strongest}": models[strongest]}, questions),
     }
-    report = {
-        "schema": 1,
-        "name": "peer_review_local",
-        "command": "OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 python benchmarks/peer_review_local.py"
-        + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv)),
-        "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        **state,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_start": list(load_start),
-            "loadavg_end": list(os.getloadavg()),
-            "note": "2 CPU cores shared by several engineers; timings are indicative only.",
+    results = {
+        "setup": {
+            "models": list(models),
+            "llama.cpp": "1 thread each, temperature 0 (greedy), max_tokens "
+            f"{DEFAULT_MAX_TOKENS}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}",
+            "router": "SmoothieRouter(scorer='peer_review', update_pool=True), default "
+            "embedder (offline MiniLM), n_neighbors=None; candidates_judge: judges=None; "
+            f"outside_judge: judges={{'judge-{strongest}': the {strongest} model}}",
+            "system_prompt": SYSTEM_PROMPT,
+            "checked": "fact and arithmetic questions only, by substring (KEY in the script)",
+            "model_load_seconds": round(load_s, 1),
+            "smoothie-router": smoothie_version,
         },
-        "results": {
-            "setup": {
-                "models": list(models),
-                "llama.cpp": "1 thread each, temperature 0 (greedy), max_tokens "
-                f"{DEFAULT_MAX_TOKENS}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}",
-                "router": "SmoothieRouter(scorer='peer_review', update_pool=True), default "
-                "embedder (offline MiniLM), n_neighbors=None; candidates_judge: judges=None; "
-                f"outside_judge: judges={{'judge-{strongest}': the {strongest} model}}",
-                "system_prompt": SYSTEM_PROMPT,
-                "checked": "fact and arithmetic questions only, by substring (KEY in the script)",
-                "model_load_seconds": round(load_s, 1),
-                "smoothie-router": smoothie_version,
-            },
-            **runs,
-        },
+        **runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
-    return report
+    command = "OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 " + command_line(
+        None if argv is None else [sys.argv[0], *argv]
+    )
+    path = save_result(
+        "peer_review_local",
+        results,
+        command=command,
+        machine=machine,
+        out=args.out,
+        commit=commit,
+        dirty=dirty,
+    )
+    print(f"wrote {path}")
+    return results
 
 
 if __name__ == "__main__":
