@@ -1,4 +1,8 @@
-"""SmoothieRouter(scorer="peer_review"): scripted judges, child runs, usage, budget, persistence."""
+"""scorer="peer_review" in LangChain: scripted judges, child runs, usage, budget, persistence.
+
+``SmoothieRouter`` (candidates judge each other, or given judges) and ``SmoothieRunnable``
+(runnable candidates, judged by given chat models).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from langchain_core.callbacks import BaseCallbackHandler, get_usage_metadata_cal
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.messages.ai import add_usage
+from langchain_core.prompts import ChatPromptTemplate
 
-from langchain_smoothie import ScriptedChatModel, SmoothieRouter
+from langchain_smoothie import ScriptedChatModel, SmoothieRouter, SmoothieRunnable
 from langchain_smoothie._render import input_text
 from smoothie_core import HashingEmbedder
 from tests.support.judges import by_prefix, grade, is_grading
@@ -319,3 +324,102 @@ def test_candidate_and_judge_runs_are_told_apart_by_their_tags() -> None:
     assert len(candidate_runs) == 4 and len(rec.judges()) == 4
     assert not {s["run_id"] for s in candidate_runs} & {s["run_id"] for s in rec.judges()}
     assert all(isinstance(s["run_id"], UUID) for s in rec.starts)
+
+
+# ------------------------------------------------------------ SmoothieRunnable
+def chains() -> dict[str, Any]:
+    """Runnable candidates: a prompt template before each player (they cannot grade)."""
+    template = ChatPromptTemplate.from_template("{question}")
+    return {n: template | player(n) for n in CANDIDATES}
+
+
+def runnable(judges: Any, **kwargs: Any) -> SmoothieRunnable:
+    return SmoothieRunnable(
+        candidates=chains(),
+        scorer="peer_review",
+        judges=judges,
+        embedder=HashingEmbedder(),
+        include_decision=True,
+        **kwargs,
+    )
+
+
+class ChainRecorder(Recorder):
+    """Also records the chain runs (a ``SmoothieRunnable``'s own run is one)."""
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+        if kw.get("parent_run_id") is None:
+            self.root = kw["run_id"]
+
+
+def _check_runnable_runs(rec: ChainRecorder, usage: Any, meta: dict[str, Any], names: Any) -> None:
+    judge_runs = rec.judges()
+    assert sorted(s["name"] for s in judge_runs) == sorted(f"judge:{n}" for n in names)
+    assert all(s["parent"] == rec.root for s in judge_runs)  # children of the runnable's run
+    assert all("nostream" in s["tags"] for s in judge_runs)
+    # usage counted once: each candidate's model run and each judge run reported its own
+    expected: dict[str, Any] = {}
+    for part in (meta["usage"], meta["judge_usage"]):
+        for name, u in part.items():
+            expected[name] = add_usage(expected.get(name), u)
+    assert set(meta["judge_usage"]) == set(names)
+    assert usage.usage_metadata == expected
+
+
+def test_runnable_candidates_are_judged_by_chat_model_judges() -> None:
+    judges = extra_judges("honest", "honest", "position")
+    r = runnable(judges)
+    rec = ChainRecorder()
+    with get_usage_metadata_callback() as usage:
+        out = r.invoke({"question": "question 4"}, config={"callbacks": [rec]})
+    meta = out["smoothie"]
+    assert meta["selected"] == "a" and out["output"].content == answer("a", 4)
+    assert list(meta["diagnostics"]["grades"]) == list(judges)
+    assert meta["diagnostics"]["grades"]["honest0"] == {"a": 9.0, "b": 6.0, "c": 2.0, "d": 2.0}
+    _check_runnable_runs(rec, usage, meta, list(judges))
+
+
+async def test_runnable_async_judges_run_on_the_callers_loop() -> None:
+    def script(messages: list[BaseMessage], tools: Any) -> str:
+        return grade("honest", input_text(messages), QUALITY)
+
+    judges = {f"j{i}": AsyncOnlyJudge(model_name=f"j{i}", script=script) for i in range(3)}
+    rec = ChainRecorder()
+    with get_usage_metadata_callback() as usage:
+        out = await runnable(judges).ainvoke(
+            {"question": "question 3"}, config={"callbacks": [rec]}
+        )
+    meta = out["smoothie"]
+    assert meta["diagnostics"]["judge_errors"] == {} and meta["selected"] == "c"
+    _check_runnable_runs(rec, usage, meta, list(judges))
+
+
+def test_runnable_fits_with_judges_and_saves_their_names(tmp_path: Any) -> None:
+    judges = extra_judges("honest", "honest", "honest")
+    r = runnable(judges, mode="route", max_judge_calls=2)
+    r.fit([{"question": f"question {i}"} for i in range(12)], show_progress=False)
+    assert r.calibration_report_.n_used == 12
+    assert sum(j.call_count for j in judges.values()) == 12 * 2  # the budget applies in fit
+    assert r.route({"question": "question 40"}).selected == "b"  # the best on average
+    path = r.save(tmp_path / "runnable_peer.npz")
+    back = SmoothieRunnable.load(
+        path, candidates=chains(), judges=judges, embedder=HashingEmbedder()
+    )
+    assert back.max_judge_calls == 2 and list(back.judges or {}) == list(judges)
+    assert (
+        back.route({"question": "question 3"}).weights
+        == r.route({"question": "question 3"}).weights
+    )
+    with pytest.raises(ValueError, match="same judge models"):
+        SmoothieRunnable.load(path, candidates=chains(), embedder=HashingEmbedder())
+
+
+def test_runnable_candidates_cannot_judge_each_other(tmp_path: Any) -> None:
+    with pytest.raises(ValueError, match=r"candidates are runnables.*Pass judges=\[chat models\]"):
+        runnable(None)
+    # nor through a saved router whose candidates judged each other
+    r = router(mode="route")
+    r.fit([f"question {i}" for i in range(6)], show_progress=False)
+    path = r.save(tmp_path / "self.npz")
+    with pytest.raises(ValueError, match="candidates are runnables"):
+        SmoothieRunnable.load(path, candidates=chains(), embedder=HashingEmbedder())
