@@ -291,7 +291,9 @@ class PeerStatistic(Statistic):
     Judges' reliabilities are estimated over the Global pool (the first ``base`` rows
     and the focus row): judging skill belongs to the judge, not to the input. Select
     mode weights the focus row's combined grades; route mode the neighbourhood's mean
-    combined grade per candidate.
+    combined grade per candidate. A decision's reliability is the share of judge weight
+    that ranked the pick first, on what decided: this input's grades in select mode,
+    the neighbourhood's in route mode (:meth:`decide`).
     """
 
     name: ClassVar[str] = "peer"
@@ -340,6 +342,34 @@ class PeerStatistic(Statistic):
         x = _centred(self._grades(np.asarray(row, dtype=np.float64)[None, :]))
         return not bool(np.any(np.nan_to_num(x) != 0))
 
+    @staticmethod
+    def _pool(
+        g: NDArray[np.float64], base: int, focus: NDArray[np.intp] | None
+    ) -> NDArray[np.float64]:
+        """The grades judges are weighed on: every row in route mode; in select mode the
+        Global pool (the first ``base`` rows) and the focus rows outside it."""
+        if focus is None:
+            return g
+        return np.concatenate([g[:base], g[focus[focus >= base]]])
+
+    @staticmethod
+    def _weights_with(
+        g: NDArray[np.float64],
+        base: int,
+        neighbors: NDArray[np.intp] | None,
+        focus: NDArray[np.intp] | None,
+        loading: NDArray[np.float64],
+        noise: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        score = _combine(g, loading, noise)  # (N, m)
+        spread = float(np.nanstd(score[:base])) or 1.0
+        if focus is not None:
+            return _softmax(score[np.asarray(focus, dtype=np.intp)] / spread)
+        if neighbors is None:
+            return _softmax(score[:base].mean(axis=0, keepdims=True) / spread)
+        idx = np.asarray(neighbors, dtype=np.intp)
+        return _softmax(score[idx].mean(axis=1) / spread)
+
     def weights(
         self,
         rows: NDArray[np.float64],
@@ -352,16 +382,42 @@ class PeerStatistic(Statistic):
         rows = np.asarray(rows, dtype=np.float64)
         g = self._grades(rows)
         nb = rows.shape[0] if base is None else int(base)
-        pool = g if focus is None else np.concatenate([g[:nb], g[np.asarray(focus)[focus >= nb]]])
+        f = None if focus is None else np.asarray(focus, dtype=np.intp)
+        loading, noise = judge_reliabilities(self._pool(g, nb, f))
+        return self._weights_with(g, nb, neighbors, f, loading, noise)
+
+    def decide(
+        self,
+        rows: NDArray[np.float64],
+        neighbors: NDArray[np.intp] | None,
+        focus: int | None,
+        candidate_names: Sequence[str],
+        *,
+        base: int | None = None,
+        pairwise: NDArray[np.float64] | None = None,
+        summary: Any = None,
+    ) -> tuple[NDArray[np.float64], Reliability]:
+        """One decision and its reliability, about what decided it: in select mode
+        (``focus``) this input's grades alone (the pick is its combined grades' best);
+        in route mode the neighbourhood's. Judges are weighted as for the weights."""
+        rows = np.asarray(rows, dtype=np.float64)
+        g = self._grades(rows)
+        nb = rows.shape[0] if base is None else int(base)
+        f = None if focus is None else np.array([focus], dtype=np.intp)
+        pool = self._pool(g, nb, f)
         loading, noise = judge_reliabilities(pool)
-        score = _combine(g, loading, noise)  # (N, m)
-        spread = float(np.nanstd(score[:nb])) or 1.0
-        if focus is not None:
-            return _softmax(score[np.asarray(focus, dtype=np.intp)] / spread)
-        if neighbors is None:
-            return _softmax(score[:nb].mean(axis=0, keepdims=True) / spread)
-        idx = np.asarray(neighbors, dtype=np.intp)
-        return _softmax(score[idx].mean(axis=1) / spread)
+        nb_arr = None if neighbors is None else np.asarray(neighbors, dtype=np.intp)[None, :]
+        w = self._weights_with(g, nb, nb_arr, f, loading, noise)[0]
+        if f is not None:
+            hood = g[f]
+        elif neighbors is not None:
+            hood = g[np.asarray(neighbors, dtype=np.intp)]
+        else:
+            hood = g[:nb]
+        rep = self._report(
+            hood, loading, noise, w, candidate_names, this_input=f is not None, n_pool=len(pool)
+        )
+        return w, rep
 
     def _assess(
         self,
@@ -370,32 +426,66 @@ class PeerStatistic(Statistic):
         *,
         pairwise: NDArray[np.float64] | None = None,
     ) -> Reliability:
-        g = self._grades(hood)
+        g = self._grades(np.asarray(hood, dtype=np.float64))
         loading, noise = judge_reliabilities(g)
-        score = _combine(g, loading, noise)
-        mean = score.mean(axis=0)
-        order = np.argsort(-mean, kind="stable")
+        w = _softmax(_combine(g, loading, noise).mean(axis=0))
+        return self._report(g, loading, noise, w, candidate_names, this_input=False, n_pool=len(g))
+
+    @staticmethod
+    def _report(
+        hood: NDArray[np.float64],
+        loading: NDArray[np.float64],
+        noise: NDArray[np.float64],
+        w: NDArray[np.float64],
+        candidate_names: Sequence[str],
+        *,
+        this_input: bool,
+        n_pool: int,
+    ) -> Reliability:
+        """The share of judge weight behind the pick, over the grades in ``hood``
+        ``(n, judges, m)``: each judge's vote on each input goes to the answers it graded
+        highest (split on a tie), weighed by ``|a_j| / noise_j`` over the judges that
+        graded the pick there."""
         names = list(candidate_names)
-        best, runner = int(order[0]), int(order[1])
-        # agreement of the judges with the pick: share of judge weight ranking it first
-        x = _centred(g)
-        w = np.abs(loading / noise)
-        firsts = np.nanargmax(np.where(np.isnan(x), -np.inf, x), axis=2)  # (n, J)
-        graded_best = ~np.isnan(x[:, :, best])
-        votes = (firsts == best) & graded_best
-        denom = float((w[None, :] * graded_best).sum())
-        support = float((w[None, :] * votes).sum()) / denom if denom > 0 else 0.0
+        x = _centred(hood)
+        graded = ~np.isnan(x)
+        m = x.shape[2]
+        was_graded = np.asarray(graded.any(axis=(0, 1))).tolist()
+        # the pick of the weights among the graded answers (ties to the first, as a router)
+        shown = [i for i in range(m) if was_graded[i]] or list(range(m))
+        order = sorted(shown, key=lambda i: (-w[i], i))
+        best = order[0]
+        runner = names[order[1]] if len(order) > 1 else None
+        top = np.max(np.where(graded, x, -np.inf), axis=2, keepdims=True)
+        at_top = graded & (x >= top - 1e-9)
+        graded_best = graded[:, :, best]
+        votes = np.where(at_top[:, :, best], 1.0 / np.maximum(at_top.sum(axis=2), 1), 0.0)
+        jw = np.abs(loading / noise)[None, :]
+        denom = float((jw * graded_best).sum())
+        support = float((jw * votes).sum()) / denom if denom > 0 else 0.0
+        combined = _combine(hood, loading, noise).mean(axis=0)
+        if this_input:
+            reason = (
+                f"On this input, judges weighted by their estimated reliability ranked "
+                f"{names[best]!r} first: {100 * support:.0f}% of the weight of the judges who "
+                f"graded it (runner-up {runner!r})."
+            )
+        else:
+            reason = (
+                f"Judges weighted by their estimated reliability ranked {names[best]!r} first "
+                f"{100 * support:.0f}% of the time over the {hood.shape[0]} inputs this "
+                f"decision averaged (runner-up {runner!r})."
+            )
         return Reliability(
             support,
-            [
-                f"Judges weighted by their estimated reliability ranked {names[best]!r} first "
-                f"{100 * support:.0f}% of the time (runner-up {names[runner]!r})."
-            ],
+            [reason],
             {"judge_support": support},
             {
                 "n_samples": int(hood.shape[0]),
+                "n_judge_samples": int(n_pool),
                 "best": names[best],
-                "runner_up": names[runner],
+                "runner_up": runner,
+                "combined_grades": {n: float(v) for n, v in zip(names, combined, strict=True)},
                 "judge_loadings": [float(v) for v in loading],
             },
         )

@@ -280,3 +280,44 @@ def test_judges_that_grade_every_answer_alike_give_no_information() -> None:
     assert stat.no_information(row)
     row[3] = 7.0
     assert not stat.no_information(row)
+
+
+@pytest.mark.parametrize("n_neighbors", [None, 3])
+def test_select_reliability_is_about_this_inputs_grades(n_neighbors: int | None) -> None:
+    """m1 is the best answer on every calibration input, m3 on the selected one: the select
+    decision's reliability speaks of m3 and of this input's grades, not of the pool's."""
+    judges = Judges(dict.fromkeys(NAMES, "honest"))
+    ctx = ScoringContext(judge=judges)
+    router = Router(
+        NAMES, scorer="peer_review", embedder=HashingEmbedder(), n_neighbors=n_neighbors
+    )
+    even = range(0, 24, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReliabilityWarning)
+        router.calibrate(
+            [f"question {i}" for i in even], [answers_for(i) for i in even], context=ctx
+        )
+        d = router.select("question 5", answers_for(5), context=ctx)
+        routed = router.route("question 5")
+    details = d.diagnostics["details"]
+    assert d.selected == "m3" and details["best"] == "m3"
+    (reason,) = d.diagnostics["reasons"]
+    assert reason.startswith("On this input,") and "ranked 'm3' first" in reason
+    assert details["n_samples"] == 1 and details["n_judge_samples"] == 13
+    assert max(details["combined_grades"], key=details["combined_grades"].get) == "m3"
+    assert d.reliability == 1.0  # every judge who graded m3 here ranked it first
+    # route mode speaks of the calibration inputs it averaged, where m1 was the best
+    assert routed.selected == "m1" and "ranked 'm1' first" in routed.diagnostics["reasons"][0]
+
+
+def test_select_reliability_is_the_share_of_judge_weight_behind_the_pick() -> None:
+    stat = PeerReviewScorer(["j0", "j1", "j2"]).statistic
+    # judges j0 and j1 rank c first, j2 ranks a first (too few grades to weigh judges)
+    row = np.array([[1.0, 2.0, 9.0, 1.0, 3.0, 8.0, 9.0, 2.0, 1.0]])
+    w, rep = stat.decide(row, np.array([0]), 0, ["a", "b", "c"])
+    assert int(np.argmax(w)) == 2 and rep.details["best"] == "c"
+    assert rep.score == pytest.approx(2 / 3) and rep.details["runner_up"] == "a"
+    # a judge torn between two answers at its top grade splits its vote
+    row[0, 6:] = [9.0, 1.0, 9.0]
+    _, rep = stat.decide(row, np.array([0]), 0, ["a", "b", "c"])
+    assert rep.score == pytest.approx((1 + 1 + 0.5) / 3)
