@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from langchain_smoothie._adapters import Request
+from langchain_smoothie._candidates import normalize_models
 from langchain_smoothie._embeddings import as_embedder
 from smoothie_core import CalibrationReport, Decision, NotFittedError, Router
 from smoothie_core.cost import check_prices
@@ -33,7 +35,8 @@ from smoothie_core.defaults import (
 )
 from smoothie_core.embedders import default_embedder
 from smoothie_core.orchestration import CallPolicy
-from smoothie_core.scorers import Scorer, get_scorer
+from smoothie_core.scorers import Scorer, ScoringContext, get_scorer
+from smoothie_core.scorers.peer import PeerReviewScorer, judge_options, with_judges
 
 __all__ = ["CORE_FIELDS", "LOAD_OVERRIDES", "SmoothieBase"]
 
@@ -72,6 +75,8 @@ class SmoothieBase(BaseModel):
 
     mode: Literal["select", "route"] = "select"
     scorer: str | Scorer = DEFAULT_SCORER
+    judges: dict[str, BaseChatModel] | None = None
+    max_judge_calls: int | None = None
     n_neighbors: int | Literal["auto"] | None = DEFAULT_N_NEIGHBORS  # type: ignore[assignment]
     embedder: Any = Field(default=None, exclude=True)
     core_router: Router | None = Field(default=None, alias="router", exclude=True)
@@ -89,9 +94,23 @@ class SmoothieBase(BaseModel):
     _calibration: CalibrationReport | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------ validation
+    @field_validator("judges", mode="before")
+    @classmethod
+    def _normalize_judges(cls, value: Any) -> dict[str, BaseChatModel] | None:
+        if value is None:
+            return None
+        if isinstance(value, Sequence | Mapping) and not isinstance(value, str) and not value:
+            raise ValueError(
+                "`judges` is empty; pass judge chat models, or judges=None for the "
+                "candidates to grade each other."
+            )
+        return normalize_models(value, what="judges")
+
     @model_validator(mode="after")
     def _check(self) -> Self:
         names = self.candidate_names
+        if self.core_router is None or "scorer" in self.model_fields_set:
+            self._apply_judges()
         CallPolicy(self.timeout, self.max_retries, self.max_concurrency)  # validates them
         if self.cost_tradeoff < 0:
             raise ValueError(f"`cost_tradeoff` must be >= 0; got {self.cost_tradeoff}.")
@@ -107,7 +126,46 @@ class SmoothieBase(BaseModel):
             )
         else:
             self._adopt(self.core_router, names)
+        self._check_judges()
         return self
+
+    def _apply_judges(self) -> None:
+        """``scorer="peer_review"`` with ``judges=``/``max_judge_calls=``: the core scorer."""
+        judges = None if self.judges is None else list(self.judges)
+        scorer = with_judges(self.scorer, judges, self.max_judge_calls)
+        if scorer is not self.scorer:
+            self.scorer = scorer  # type: ignore[assignment]
+
+    def _check_judges(self) -> None:
+        """The judge models must be the ones the router's scorer names (e.g. a loaded
+        router's); ``max_judge_calls`` is the scorer's."""
+        core = self.router.scorer
+        ours = None if self.judges is None else list(self.judges)
+        with_judges(core, ours, self.max_judge_calls)
+        budget = judge_options(core)[1]
+        if self.max_judge_calls != budget:
+            self.max_judge_calls = budget
+        if isinstance(core, PeerReviewScorer) and ours is None:
+            self._candidates_as_judges()  # the candidates must be able to grade
+
+    def _candidates_as_judges(self) -> dict[str, BaseChatModel]:
+        """The candidates as judges (``scorer="peer_review"`` with ``judges=None``)."""
+        cls = type(self).__name__
+        raise ValueError(
+            f"scorer='peer_review' with judges=None has the candidates grade each other's "
+            f"answers, but a {cls}'s {self._CANDIDATES} are runnables, which cannot be asked "
+            "to grade (a prompt template or chain would wrap the grading prompt). Pass "
+            "judges=[chat models] (e.g. the chat model your candidates call), or another "
+            "scorer."
+        )
+
+    def _judge_models(self) -> dict[str, BaseChatModel]:
+        """The judges by name: ``judges``, or the candidates when it is None."""
+        return self.judges if self.judges is not None else self._candidates_as_judges()
+
+    def _judge_settings(self) -> dict[str, Any]:
+        """Front-door settings set on each judge call (as on candidates; none here)."""
+        return {}
 
     def _adopt(self, core: Router, names: list[str]) -> None:
         """Take the Smoothie settings of a given core ``router`` (they must agree)."""
@@ -199,17 +257,24 @@ class SmoothieBase(BaseModel):
             ) from exc
 
     def _core_select(
-        self, text: str, answers: Mapping[str, str | None], *, errors: Mapping[str, str]
+        self,
+        text: str,
+        answers: Mapping[str, str | None],
+        *,
+        errors: Mapping[str, str],
+        context: ScoringContext | None = None,
     ) -> Decision:
-        return self.router.select(text, answers, errors=errors)  # pools per `update_pool`
+        # pools per `update_pool`; `context` carries the judges (scorer="peer_review")
+        return self.router.select(text, answers, errors=errors, context=context)
 
     def _core_calibrate(
         self,
         inputs: Sequence[str],
         answers: Sequence[Mapping[str, str | None]],
         errors: Sequence[Mapping[str, str]],
+        context: ScoringContext | None = None,
     ) -> None:
-        self._calibration = self.router.calibrate(inputs, answers, errors=errors)
+        self._calibration = self.router.calibrate(inputs, answers, errors=errors, context=context)
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:

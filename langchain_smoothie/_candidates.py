@@ -95,12 +95,13 @@ def _candidate(value: Any, where: str) -> tuple[BaseChatModel, str | None]:
     )
 
 
-def normalize_models(models: Any) -> dict[str, BaseChatModel]:
+def normalize_models(models: Any, *, what: str = "models") -> dict[str, BaseChatModel]:
     """Candidates as an ordered dict name -> chat model (see ``SmoothieRouter``).
 
     From a list, a model instance is named by its ``model_name``/``model`` and a string
     by itself (``"openai:gpt-4o-mini"``); a dict names them by its keys. Names are
-    checked once, by :mod:`smoothie_core` (unique, non-empty).
+    checked once, by :mod:`smoothie_core` (unique, non-empty). ``what`` names the
+    argument in errors (``"judges"`` for judge models, normalised the same way).
 
     Examples
     --------
@@ -111,24 +112,26 @@ def normalize_models(models: Any) -> dict[str, BaseChatModel]:
     pairs: list[tuple[Any, BaseChatModel]] = []
     if isinstance(models, Mapping):
         for key, value in models.items():
-            pairs.append((key, _candidate(value, f"models[{key!r}]")[0]))
+            pairs.append((key, _candidate(value, f"{what}[{key!r}]")[0]))
     elif isinstance(models, Sequence) and not isinstance(models, str):
         for i, value in enumerate(models):
-            model, name = _candidate(value, f"models[{i}]")
+            model, name = _candidate(value, f"{what}[{i}]")
             if name is None:
                 raise ValueError(
-                    f"models[{i}] ({type(model).__name__}) has no `model_name`/`model` to name "
+                    f"{what}[{i}] ({type(model).__name__}) has no `model_name`/`model` to name "
                     "it by; pass a dict name -> model instead."
                 )
             pairs.append((name, model))
     else:
         raise ValueError(
-            "`models` must be a list of chat models (or 'provider:model' strings) or a dict "
+            f"`{what}` must be a list of chat models (or 'provider:model' strings) or a dict "
             f"name -> chat model; got {type(models).__name__}."
         )
     names = [name for name, _ in pairs]
     try:
-        check_candidate_names(names, len(names), what="candidate names")
+        check_candidate_names(
+            names, len(names), what="candidate names" if what == "models" else f"{what} names"
+        )
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"{exc} Models in a list are named by their "

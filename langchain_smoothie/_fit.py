@@ -5,16 +5,19 @@ The grid runs through :func:`smoothie_core.orchestration.call_grid` /
 prompt becomes a :class:`~langchain_smoothie._adapters.Request` (the front door's
 ``_fit_request``: messages for ``SmoothieRouter``, the candidates' input for
 ``SmoothieRunnable``), optionally after a ``prompt`` template; this module is shared by
-both front doors.
+both front doors. With ``scorer="peer_review"`` the judges grade every prompt's answers
+too (``_judges``), under the ``fit`` config.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from langchain_smoothie import _judges
 from langchain_smoothie._adapters import Request
 from smoothie_core.orchestration import GridResults, acall_grid, call_grid, to_thread
 
@@ -66,8 +69,14 @@ async def _aanswer(name: str, request: Request) -> str:
     return request.answer_text(await request.acall(name))
 
 
-def _finish(owner: SmoothieBase, requests: Sequence[Request], grid: GridResults[str]) -> None:
-    owner._core_calibrate([r.text for r in requests], grid.answers, grid.errors)
+def _finish(
+    owner: SmoothieBase,
+    requests: Sequence[Request],
+    grid: GridResults[str],
+    judging: _judges.Judging | None,
+) -> None:
+    context = None if judging is None else judging.context  # scorer="peer_review"
+    owner._core_calibrate([r.text for r in requests], grid.answers, grid.errors, context)
 
 
 def fit(
@@ -93,7 +102,7 @@ def fit(
         progress=show_progress,
         desc=DESC,
     )
-    _finish(owner, requests, grid)
+    _finish(owner, requests, grid, _judges.for_fit(owner, config))
 
 
 async def afit(
@@ -118,4 +127,5 @@ async def afit(
         progress=show_progress,
         desc=DESC,
     )
-    await to_thread(_finish, owner, requests, grid)
+    judging = _judges.for_fit(owner, config, asyncio.get_running_loop())
+    await to_thread(_finish, owner, requests, grid, judging)

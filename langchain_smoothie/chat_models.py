@@ -117,7 +117,20 @@ class SmoothieRouter(SmoothieBase, BaseChatModel):
     mode : {"select", "route"}, default="select"
     scorer : str or smoothie_core.scorers.Scorer, default=smoothie_core.defaults.DEFAULT_SCORER
         What compares the candidates' answers (:mod:`smoothie_core.scorers`, e.g.
-        ``"consensus"``, ``"coverage"``).
+        ``"consensus"``, ``"coverage"``, ``"peer_review"``).
+    judges : list or dict, or None
+        ``scorer="peer_review"`` only: the chat models that grade the candidates'
+        answers, normalised like ``models`` (instances, ``"provider:model"`` strings, or
+        a dict name -> model). None: the candidates grade each other (each one the
+        others' answers). Every judge call is a child run of the router's run named
+        ``judge:<name>``, tagged ``smoothie:judge`` and ``nostream``, under the same
+        ``timeout``/``max_retries``/``max_concurrency``; its usage is reported once, by
+        that run (``response_metadata["smoothie"]["judge_usage"]`` sums it per judge).
+        The grades are in ``response_metadata["smoothie"]["diagnostics"]["grades"]``.
+        Route mode asks the judges during :meth:`fit` only. See ``docs/peer_review.md``.
+    max_judge_calls : int or None
+        ``scorer="peer_review"`` only: judge calls per input at most (None: every
+        judge); the judges asked rotate from input to input.
     n_neighbors : int, "auto" or None, default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         route mode: None is Smoothie-Global (one weight vector for all inputs), ``k``
         averages the ``k`` nearest calibration prompts (Smoothie-Local), ``"auto"`` lets
@@ -214,6 +227,12 @@ class SmoothieRouter(SmoothieBase, BaseChatModel):
     def forwarded_settings(self) -> dict[str, Any]:
         """Router-level settings set on candidates that accept them (None: not set)."""
         return {name: getattr(self, name) for name in FORWARDED_SETTINGS}
+
+    def _candidates_as_judges(self) -> dict[str, BaseChatModel]:
+        return self.models  # chat models can grade: judges=None asks them
+
+    def _judge_settings(self) -> dict[str, Any]:
+        return self.forwarded_settings  # judges get temperature/max_tokens as candidates do
 
     @property
     def _llm_type(self) -> str:

@@ -133,6 +133,14 @@ class SmoothieRunnable(SmoothieBase, RunnableSerializable[Any, Any]):
     include_decision : bool, default=False
         Return ``{"output": answer, "smoothie": decision}`` (stream: the first chunk
         carries ``"smoothie"``, every chunk ``"output"``).
+    judges : list or dict, or None
+        ``scorer="peer_review"`` only: the chat models that grade the candidates'
+        answers (as ``SmoothieRouter``'s ``judges``; each call a child run of this run
+        named ``judge:<name>``, tagged ``smoothie:judge`` and ``nostream``). Required
+        with ``scorer="peer_review"``: runnable candidates cannot grade each other (a
+        prompt or chain would wrap the grading prompt), so ``judges=None`` is an error.
+    max_judge_calls : int or None
+        ``scorer="peer_review"`` only: judge calls per input at most (None: every judge).
     scorer, n_neighbors, embedder, router, max_concurrency, timeout, max_retries, \
 default, abstain_below, update_pool, max_pool_size, prices, cost_tradeoff, \
 fallback_on_error

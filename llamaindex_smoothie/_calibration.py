@@ -21,6 +21,7 @@ from llamaindex_smoothie._common import (
 from smoothie_core.embedders import Embedder
 from smoothie_core.orchestration import acall_grid, call_grid, to_thread
 from smoothie_core.router import CalibrationReport, Router
+from smoothie_core.scorers import ScoringContext
 
 #: The progress bar's label.
 DESC = "Smoothie calibration"
@@ -71,11 +72,13 @@ def fit_router(
     inputs: Sequence[str],
     answers: Sequence[Mapping[str, str | None]],
     errors: Sequence[Mapping[str, str]] | None = None,
+    context: ScoringContext | None = None,
 ) -> tuple[Router, CalibrationReport, Errors]:
     """A router calibrated on ``answers[s][name]`` for ``inputs[s]``.
 
     Missing or None answers are failures; empty or whitespace-only ones too (recorded in
-    the returned errors, as the core Router counts them).
+    the returned errors, as the core Router counts them). ``context`` carries the
+    judges of ``scorer="peer_review"`` (:mod:`llamaindex_smoothie._judges`).
     """
     rows: Answers = [dict(row) for row in answers]
     errs: Errors = [{} for _ in rows] if errors is None else [dict(e) for e in errors]
@@ -86,7 +89,7 @@ def fit_router(
         )
     rows, errs = drop_empty(rows, errs)
     router = options.new_router(embedder)
-    report = router.calibrate(list(inputs), rows)
+    report = router.calibrate(list(inputs), rows, context=context)
     return router, report, errs
 
 
@@ -96,6 +99,7 @@ async def afit_router(
     inputs: Sequence[str],
     answers: Sequence[Mapping[str, str | None]],
     errors: Sequence[Mapping[str, str]] | None = None,
+    context: ScoringContext | None = None,
 ) -> tuple[Router, CalibrationReport, Errors]:
     """:func:`fit_router` in a worker thread (embedding is CPU work)."""
-    return await to_thread(fit_router, options, embedder, inputs, answers, errors)
+    return await to_thread(fit_router, options, embedder, inputs, answers, errors, context)

@@ -30,6 +30,7 @@ from smoothie_core.exceptions import NotFittedError
 from smoothie_core.orchestration import CallPolicy, GridResults
 from smoothie_core.router import EMPTY_ANSWER, Decision, Router
 from smoothie_core.scorers import Scorer
+from smoothie_core.scorers.peer import with_judges
 
 NNeighbors = int | None | Literal["auto"]
 #: ``errors[s][name]``: why candidate ``name`` failed on calibration prompt ``s``.
@@ -122,9 +123,13 @@ class Options:
     timeout: float | None = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    #: Names of the judge models (``scorer="peer_review"``; None: the candidates judge).
+    judge_names: tuple[str, ...] | None = None
+    max_judge_calls: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "n_neighbors", check_n_neighbors_option(self.n_neighbors))
+        self.core_scorer  # noqa: B018  (validates judge_names and max_judge_calls)
         t = self.cost_tradeoff
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
             raise ValueError(f"`cost_tradeoff` must be a number >= 0; got {t!r}.")
@@ -143,9 +148,18 @@ class Options:
             timeout=self.timeout, max_retries=self.max_retries, max_concurrency=self.max_concurrency
         )
 
+    @property
+    def core_scorer(self) -> str | Scorer | None:
+        """``scorer`` with the judge options applied (``scorer="peer_review"``)."""
+        judges = None if self.judge_names is None else list(self.judge_names)
+        return with_judges(self.scorer, judges, self.max_judge_calls)
+
     def router_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :class:`smoothie_core.Router` (it validates them)."""
-        return {name: getattr(self, name) for name in ROUTER_OPTIONS}
+        return {
+            **{name: getattr(self, name) for name in ROUTER_OPTIONS},
+            "scorer": self.core_scorer,
+        }
 
     def new_router(self, embedder: Embedder | None) -> Router:
         """A fresh (unfitted) router for these candidates and options."""

@@ -16,6 +16,7 @@ decision (a :class:`smoothie_core.Decision` as a dict) is in
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
@@ -63,6 +64,7 @@ from llamaindex_smoothie._common import (
     options_of,
     router_level,
 )
+from llamaindex_smoothie._judges import judging_for, name_judges
 from llamaindex_smoothie._texts import llm_text, messages_text
 from llamaindex_smoothie.embeddings import as_embedder
 from llamaindex_smoothie.events import emit_decision
@@ -86,7 +88,8 @@ from smoothie_core.orchestration import (
     to_thread,
 )
 from smoothie_core.router import CalibrationReport, Decision, Router
-from smoothie_core.scorers import Scorer
+from smoothie_core.scorers import Scorer, ScoringContext
+from smoothie_core.scorers.peer import judge_options
 
 __all__ = ["SmoothieLLM"]
 
@@ -149,6 +152,15 @@ class SmoothieLLM(LLM):
         What compares the candidates' answers (``"consensus"``, ``"answer"``,
         ``"coverage"``, ...; :mod:`smoothie_core.scorers`). Default: the Router's,
         :data:`smoothie_core.defaults.DEFAULT_SCORER`.
+    judges : mapping of str to LLM, sequence of LLM, or None
+        ``scorer="peer_review"`` only: the LLMs that grade the candidates' answers
+        (named like ``llms``). None: the candidates grade each other (each one the
+        others' answers). Judges are asked with ``chat`` (``achat`` on the async
+        paths), each call in a ``smoothie_judge`` span under this LLM's span, with
+        ``timeout``/``max_retries``/``max_concurrency``; route mode asks them during
+        :meth:`fit` only. See ``docs/peer_review.md``.
+    max_judge_calls : int or None
+        ``scorer="peer_review"`` only: judge calls per input at most (None: every judge).
     n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         Route mode: None is Smoothie-Global (one choice for all inputs), ``k`` averages
         the ``k`` nearest calibration prompts, ``"auto"`` ``min(10, complete calibration
@@ -227,6 +239,12 @@ class SmoothieLLM(LLM):
     llms: dict[str, SerializeAsAny[LLM]] = Field(description="Candidate LLMs by name.")
     mode: Literal["select", "route"] = Field(default="select", description="select or route.")
     scorer: Any = Field(default=None, description="What compares the answers (name or Scorer).")
+    judges: dict[str, SerializeAsAny[LLM]] | None = Field(
+        default=None, description="Judge LLMs for scorer='peer_review' (None: the candidates)."
+    )
+    max_judge_calls: int | None = Field(
+        default=None, description="scorer='peer_review': judge calls per input at most."
+    )
     n_neighbors: int | Literal["auto"] | None = Field(
         default=DEFAULT_N_NEIGHBORS,  # type: ignore[arg-type]
         description="Smoothie-Local neighbourhood size.",
@@ -262,6 +280,8 @@ class SmoothieLLM(LLM):
         mode: Literal["select", "route"] = "select",
         embedder: Embedder | BaseEmbedding | None = None,
         scorer: str | Scorer | None = None,
+        judges: Mapping[str, LLM] | Sequence[LLM] | None = None,
+        max_judge_calls: int | None = None,
         n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS,  # type: ignore[assignment]
         update_pool: bool = False,
         max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
@@ -296,6 +316,8 @@ class SmoothieLLM(LLM):
             prices=None if prices is None else dict(prices),
             cost_tradeoff=cost_tradeoff,
             fallback_on_error=fallback_on_error,
+            judges=name_judges(judges),
+            max_judge_calls=max_judge_calls,
             **level,
             **kwargs,
         )
@@ -310,6 +332,7 @@ class SmoothieLLM(LLM):
                 "(same order)."
             )
         self._router = router
+        self.max_judge_calls = judge_options(router.scorer)[1]  # a given router's own
 
     @field_validator("llms", mode="before")
     @classmethod
@@ -398,6 +421,15 @@ class SmoothieLLM(LLM):
     def _options(self) -> Options:
         return options_of(self, list(self.llms))
 
+    @property
+    def judge_names(self) -> tuple[str, ...] | None:
+        """Names of the ``judges`` (None: the candidates judge)."""
+        return None if self.judges is None else tuple(self.judges)
+
+    def _judging(self, loop: asyncio.AbstractEventLoop | None = None) -> ScoringContext | None:
+        """The judges of one request or fit (``scorer="peer_review"``; ``loop``: async)."""
+        return judging_for(self.judges, self.llms, self._options().policy, loop)
+
     @classmethod
     def class_name(cls) -> str:
         return "SmoothieLLM"
@@ -472,7 +504,9 @@ class SmoothieLLM(LLM):
 
             answers, errors = collect(list(self.llms), call, chats, options, show_progress)
         inputs = [messages_text(m) for m in chats]
-        router, report, errs = fit_router(options, self._fit_embedder(), inputs, answers, errors)
+        router, report, errs = fit_router(
+            options, self._fit_embedder(), inputs, answers, errors, self._judging()
+        )
         self._set_fitted(router, report, errs)
         return self
 
@@ -493,7 +527,12 @@ class SmoothieLLM(LLM):
             answers, errors = await acollect(list(self.llms), call, chats, options, show_progress)
         inputs = [messages_text(m) for m in chats]
         router, report, errs = await afit_router(
-            options, self._fit_embedder(), inputs, answers, errors
+            options,
+            self._fit_embedder(),
+            inputs,
+            answers,
+            errors,
+            self._judging(asyncio.get_running_loop()),
         )
         self._set_fitted(router, report, errs)
         return self
@@ -630,7 +669,9 @@ class SmoothieLLM(LLM):
         emit_decision(type(self).__name__, text, decision)
         return {**decision.to_dict(), **extra}
 
-    def _selected(self, text: str, out: CallResults[str, R]) -> R:
+    def _selected(
+        self, text: str, out: CallResults[str, R], context: ScoringContext | None = None
+    ) -> R:
         """Select mode: score the answers that arrived.
 
         The core :meth:`~smoothie_core.Router.select` counts empty answers as failed and
@@ -638,7 +679,7 @@ class SmoothieLLM(LLM):
         """
         answers: dict[str, str | None] = {n: llm_text(r) for n, r in out.results.items()}
         decision = self._router.select(
-            text, answers, errors=out.errors, update_pool=self.update_pool
+            text, answers, errors=out.errors, update_pool=self.update_pool, context=context
         )
         return _annotated(out.results[decision.selected], self._emit(text, decision, {}))
 
@@ -649,7 +690,7 @@ class SmoothieLLM(LLM):
             meta = self._emit(text, self._rerouted(decision, name, errors, extra), extra)
             return _annotated(response, meta)
         out = call_each(list(self.llms), call, self._options().policy)
-        return self._selected(text, out)
+        return self._selected(text, out, self._judging())
 
     async def _arespond(self, text: str, call: Callable[[str], Awaitable[R]]) -> R:
         if self.mode == "route":
@@ -658,7 +699,8 @@ class SmoothieLLM(LLM):
             meta = self._emit(text, self._rerouted(decision, name, errors, extra), extra)
             return _annotated(response, meta)
         out = await acall_each(list(self.llms), call, self._options().policy)
-        return await to_thread(self._selected, text, out)
+        judging = self._judging(asyncio.get_running_loop())
+        return await to_thread(self._selected, text, out, judging)
 
     def _stream(
         self, text: str, call: Callable[[str], Generator[R, None, None]]

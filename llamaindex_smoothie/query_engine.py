@@ -11,7 +11,8 @@ bounded concurrency), like every other front door.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
@@ -19,6 +20,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.response.schema import RESPONSE_TYPE
 from llama_index.core.callbacks.base import CallbackManager
 from llama_index.core.callbacks.schema import CBEventType, EventPayload
+from llama_index.core.llms.llm import LLM
 from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.schema import QueryBundle
 from llama_index.core.settings import Settings
@@ -31,6 +33,7 @@ from llamaindex_smoothie._common import (
     options_of,
     router_level,
 )
+from llamaindex_smoothie._judges import check_judges_available, judging_for, name_judges
 from llamaindex_smoothie._texts import Answered, asettle_response, settle_response
 from llamaindex_smoothie.embeddings import as_embedder
 from llamaindex_smoothie.events import emit_decision
@@ -45,7 +48,8 @@ from smoothie_core.defaults import (
 from smoothie_core.embedders import Embedder
 from smoothie_core.orchestration import CallResults, acall_each, call_each, to_thread
 from smoothie_core.router import Decision, Router
-from smoothie_core.scorers import Scorer
+from smoothie_core.scorers import Scorer, ScoringContext
+from smoothie_core.scorers.peer import judge_options
 
 __all__ = ["SmoothieQueryEngine"]
 
@@ -72,6 +76,14 @@ class SmoothieQueryEngine(BaseQueryEngine):
         What compares the candidates' answers (``"consensus"``, ``"answer"``,
         ``"coverage"``, ...; :mod:`smoothie_core.scorers`). Default: the Router's,
         :data:`smoothie_core.defaults.DEFAULT_SCORER`.
+    judges : mapping of str to LLM or sequence of LLM, optional
+        Needed with ``scorer="peer_review"``: the LlamaIndex LLMs that grade the
+        engines' answers (query engines cannot grade each other), named like
+        ``SmoothieLLM``'s ``llms``. Each judge call is a ``chat`` (``achat`` in
+        ``aquery``) in a ``smoothie_judge`` span under the query's span, with
+        ``timeout``/``max_retries``/``max_concurrency``. See ``docs/peer_review.md``.
+    max_judge_calls : int or None
+        ``scorer="peer_review"`` only: judge calls per query at most (None: every judge).
     n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         None or 1: score each query's answers on their own; ``k > 1``: Smoothie-Local
         over the pool; ``"auto"``: ``min(10, pool size + 1)``.
@@ -119,6 +131,8 @@ class SmoothieQueryEngine(BaseQueryEngine):
     default: str | None
     abstain_below: float | None
     max_pool_size: int | None
+    judges: dict[str, LLM] | None
+    max_judge_calls: int | None
 
     def __init__(
         self,
@@ -126,6 +140,8 @@ class SmoothieQueryEngine(BaseQueryEngine):
         *,
         embedder: Embedder | BaseEmbedding | None = None,
         scorer: str | Scorer | None = None,
+        judges: Mapping[str, LLM] | Sequence[LLM] | None = None,
+        max_judge_calls: int | None = None,
         n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS,  # type: ignore[assignment]
         update_pool: bool = False,
         max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
@@ -160,15 +176,24 @@ class SmoothieQueryEngine(BaseQueryEngine):
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_concurrency = max_concurrency
+        self.judges = name_judges(judges)
+        self.max_judge_calls = max_judge_calls
         self._names = names
         options = self._options()  # validates every option now, with a clear message
         self._router = router if router is not None else options.new_router(as_embedder(embedder))
+        check_judges_available(self._router.scorer, self.judges, type(self).__name__)
+        self.max_judge_calls = judge_options(self._router.scorer)[1]  # a given router's own
         self._engines = {n: t.query_engine for n, t in zip(names, tools, strict=True)}
         self._metadatas = [t.metadata for t in tools]
         super().__init__(callback_manager=callback_manager or Settings.callback_manager)
 
     def _options(self) -> Options:
         return options_of(self, self._names)
+
+    @property
+    def judge_names(self) -> tuple[str, ...] | None:
+        """Names of the ``judges`` (None: no judge LLMs)."""
+        return None if self.judges is None else tuple(self.judges)
 
     @property
     def router(self) -> Router:
@@ -179,7 +204,12 @@ class SmoothieQueryEngine(BaseQueryEngine):
         """Get prompt sub-modules (the engines' own prompts are not exposed, as in RouterQueryEngine)."""
         return {}
 
-    def _decide(self, query: str, out: CallResults[str, tuple[Answered, str]]) -> RESPONSE_TYPE:
+    def _decide(
+        self,
+        query: str,
+        out: CallResults[str, tuple[Answered, str]],
+        context: ScoringContext | None = None,
+    ) -> RESPONSE_TYPE:
         """Score the answers that arrived and annotate the winner.
 
         The core :meth:`~smoothie_core.Router.select` counts empty answers as failed and
@@ -191,6 +221,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
             {n: texts.get(n) for n in self._names},
             errors=out.errors,
             update_pool=self.update_pool,
+            context=context,
         )
         answered = {n: t for n, t in texts.items() if n not in decision.failed}
         responses = {n: out.results[n][0] for n in answered}
@@ -215,8 +246,10 @@ class SmoothieQueryEngine(BaseQueryEngine):
             def ask(name: str) -> tuple[Answered, str]:
                 return settle_response(self._engines[name].query(query_bundle))
 
-            out = call_each(self._names, ask, self._options().policy)
-            response = self._decide(query_bundle.query_str, out)
+            policy = self._options().policy
+            out = call_each(self._names, ask, policy)
+            judging = judging_for(self.judges, None, policy)
+            response = self._decide(query_bundle.query_str, out, judging)
             query_event.on_end(payload={EventPayload.RESPONSE: response})
         return response
 
@@ -228,7 +261,9 @@ class SmoothieQueryEngine(BaseQueryEngine):
             async def ask(name: str) -> tuple[Answered, str]:
                 return await asettle_response(await self._engines[name].aquery(query_bundle))
 
-            out = await acall_each(self._names, ask, self._options().policy)
-            response = await to_thread(self._decide, query_bundle.query_str, out)
+            policy = self._options().policy
+            out = await acall_each(self._names, ask, policy)
+            judging = judging_for(self.judges, None, policy, asyncio.get_running_loop())
+            response = await to_thread(self._decide, query_bundle.query_str, out, judging)
             query_event.on_end(payload={EventPayload.RESPONSE: response})
         return response

@@ -63,6 +63,7 @@ __all__ = [
     "call_each",
     "call_first",
     "call_grid",
+    "call_on_loop",
     "describe_error",
     "fallback_order",
     "to_thread",
@@ -409,6 +410,55 @@ async def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
     finally:
         _ORIGIN.reset(token)
+
+
+def call_on_loop(
+    loop: asyncio.AbstractEventLoop,
+    fn: Callable[[], Awaitable[T]],
+    timeout: float | None = None,
+) -> T:
+    """``await fn()`` on ``loop`` (running in another thread); this thread waits for it.
+
+    For synchronous code that runs in a worker thread (:func:`to_thread`) during an
+    async call and must itself make async calls, e.g. a peer-review scorer asking judge
+    models during ``ainvoke``: each call runs on the caller's event loop, with its async
+    clients and callback handlers, in a copy of this thread's :mod:`contextvars`
+    context (so tracing context follows). With ``timeout`` the call is cancelled on the
+    loop once it takes longer (``TimeoutError`` here).
+
+    Raises
+    ------
+    RuntimeError
+        When called on ``loop``'s own thread (waiting would block the loop forever) or
+        when ``loop`` is not running.
+
+    Examples
+    --------
+    >>> async def main():
+    ...     loop = asyncio.get_running_loop()
+    ...     async def double():
+    ...         return 21 * 2
+    ...     return await asyncio.to_thread(call_on_loop, loop, double)
+    >>> asyncio.run(main())
+    42
+    """
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        raise RuntimeError(
+            "call_on_loop was called on the event loop's own thread, which it would block "
+            "forever; call it from a worker thread (e.g. orchestration.to_thread)."
+        )
+    if not loop.is_running():
+        raise RuntimeError("call_on_loop needs a running event loop; got one that is not running.")
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(fn(), timeout)
+
+    # run_coroutine_threadsafe schedules with a copy of this thread's context
+    return asyncio.run_coroutine_threadsafe(bounded(), loop).result()
 
 
 def _bar(total: int, desc: str, progress: bool) -> Any:

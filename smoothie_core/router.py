@@ -579,7 +579,8 @@ class Router:
         chosen, fallback, abstained = choice, None, False
         if no_information:
             chosen = self.default if self.default in present else present[0]
-            fallback = "all answers identical: no information, chose the default/first"
+            reason = self.scorer.statistic.no_information_reason
+            fallback = f"{reason}, chose the default/first"
         elif self.abstain_below is not None and rep.score < self.abstain_below:
             abstained = True
             chosen, target = self._abstention_target(mode, present)

@@ -74,6 +74,8 @@ class Statistic(ABC):
     #: where the input's own row is the evidence and the pool estimates the qualities)
     #: or the input's row alone (False: the row is itself the quality estimate).
     pooled_select: ClassVar[bool] = False
+    #: What a decision's ``fallback`` says when :meth:`no_information` holds.
+    no_information_reason: ClassVar[str] = "all answers identical: no information"
 
     def width(self, n_candidates: int) -> int:
         """Columns of one row for ``n_candidates`` candidates."""

@@ -44,12 +44,16 @@ __all__ = [
     "PeerStatistic",
     "aggregate_grades",
     "grade_prompt",
+    "judge_options",
     "judge_reliabilities",
     "parse_grades",
+    "with_judges",
 ]
 
 #: Graded cells needed before judges' reliabilities are estimated (else equal weights).
 MIN_CELLS = 12
+#: Characters of a judge's reply kept in the decision when not every grade could be read.
+_KEEP_REPLY = 300
 
 
 def _check_grades(grades: ArrayLike) -> NDArray[np.float64]:
@@ -188,7 +192,19 @@ def aggregate_grades(grades: ArrayLike) -> NDArray[np.float64]:
 
 # ------------------------------------------------------------------ prompts
 _LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_GRADE = re.compile(r"(?:answer|response)?\s*\(?([A-Z])\)?\s*[:=\-]\s*(\d+(?:\.\d+)?)", re.I)
+#: ``<label> <separator> <grade>`` as judges write it: ``A: 7``, ``A) 7``, ``**A:** 7``,
+#: ``Answer A - 7/10``, ``"A": 7`` (JSON), ``A: <7>``. The label must stand alone (the
+#: ``e`` of ``grade: 7`` is no label); the rest of the line is kept to spot echoed answers.
+_GRADE = re.compile(
+    r"""(?<![A-Za-z0-9_])
+        (?:answer\s+|response\s+)?
+        [(\[\"'*]*([A-Z])[)\]\"'*]*         # the label, maybe bracketed, quoted or bold
+        \s*(?:[:=)\u2013\u2014-]|\bis\b)      # a separator
+        [\s*<\[(\"']*(\d+(?:\.\d+)?)          # the grade, maybe bold, bracketed or quoted
+        (?=([^\n]*))                           # the rest of the line (not consumed)
+    """,
+    re.I | re.X,
+)
 
 
 def grade_prompt(question: str | None, answers: Sequence[str]) -> str:
@@ -213,21 +229,58 @@ def grade_prompt(question: str | None, answers: Sequence[str]) -> str:
     return "\n".join(parts)
 
 
-def parse_grades(text: str, n_answers: int) -> list[float]:
+def _norm(text: str) -> str:
+    return " ".join(text.strip().strip("*").strip().rstrip(".").lower().split())
+
+
+def parse_grades(text: str, n_answers: int, answers: Sequence[str] | None = None) -> list[float]:
     """Grades by presentation position from a judge's reply (NaN where missing or invalid).
+
+    Reads one grade per label (the first one found) in the forms judges write
+    (``A: 7``, ``A) 7``, ``**A:** 7``, ``Answer A - 7/10``, ``{"A": 7}``, ``A: <7>``);
+    grades outside 1-10 are invalid. With ``answers`` (the answers as shown, in
+    order), a reply that repeats an answer after its label (``A: Paris is the
+    capital.``: small models often echo instead of grading) is read as no grades at
+    all, and a "grade" equal to the answer it labels (``A: 4`` for the answer ``4``) is
+    not trusted.
 
     Examples
     --------
     >>> parse_grades("A: 7\\nB: 10\\nC: banana", 3)
     [7.0, 10.0, nan]
+    >>> parse_grades('{"A": 8, "B": 3}', 2), parse_grades("**A:** 9/10\\n(B) - 2", 2)
+    ([8.0, 3.0], [9.0, 2.0])
+    >>> parse_grades("A: 12\\nB: 4", 2, answers=["12", "4"])  # answers echoed, not graded
+    [nan, nan]
     """
     out = [float("nan")] * n_answers
-    for label, value in _GRADE.findall(text or ""):
+    shown = None if answers is None else [_norm(a) for a in answers]
+    for line in (text or "").splitlines():
+        if shown is None:
+            break
+        m = re.match(r"\W*(?:answer\s+)?([A-Z])\W*\s*[:)\u2013\u2014-]\s*(.+)$", line.strip(), re.I)
+        if m is not None:
+            pos = _LABELS.find(m.group(1).upper())
+            said = _norm(m.group(2))
+            if 0 <= pos < len(shown) and said == shown[pos] and not _is_number(said):
+                return out  # an echo of the answers, not grades
+    for label, value, rest in _GRADE.findall(text or ""):
         pos = _LABELS.find(label.upper())
         v = float(value)
-        if 0 <= pos < n_answers and 1.0 <= v <= 10.0 and np.isnan(out[pos]):
-            out[pos] = v
+        if not (0 <= pos < n_answers and 1.0 <= v <= 10.0 and np.isnan(out[pos])):
+            continue
+        if shown is not None and pos < len(shown) and _norm(value + rest) == shown[pos]:
+            continue  # the answer itself ("A: 4" for the answer "4")
+        out[pos] = v
     return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------- statistic
@@ -238,11 +291,16 @@ class PeerStatistic(Statistic):
     Judges' reliabilities are estimated over the Global pool (the first ``base`` rows
     and the focus row): judging skill belongs to the judge, not to the input. Select
     mode weights the focus row's combined grades; route mode the neighbourhood's mean
-    combined grade per candidate.
+    combined grade per candidate. A decision's reliability is the share of judge weight
+    that ranked the pick first, on what decided: this input's grades in select mode,
+    the neighbourhood's in route mode (:meth:`decide`).
     """
 
     name: ClassVar[str] = "peer"
     pooled_select: ClassVar[bool] = True
+    no_information_reason: ClassVar[str] = (
+        "no judge graded the answers differently (or none could be read): no information"
+    )
 
     def __init__(self, n_judges: int) -> None:
         if isinstance(n_judges, bool) or not isinstance(n_judges, int) or n_judges < 1:
@@ -278,6 +336,40 @@ class PeerStatistic(Statistic):
         m = self.n_candidates(rows.shape[-1])
         return rows.reshape(rows.shape[0], self.n_judges, m)
 
+    def no_information(self, row: NDArray[np.float64]) -> bool:
+        """True when no judge told this input's answers apart (every judge gave them
+        all the same grade, or no grade could be read): its combined grades are all 0."""
+        x = _centred(self._grades(np.asarray(row, dtype=np.float64)[None, :]))
+        return not bool(np.any(np.nan_to_num(x) != 0))
+
+    @staticmethod
+    def _pool(
+        g: NDArray[np.float64], base: int, focus: NDArray[np.intp] | None
+    ) -> NDArray[np.float64]:
+        """The grades judges are weighed on: every row in route mode; in select mode the
+        Global pool (the first ``base`` rows) and the focus rows outside it."""
+        if focus is None:
+            return g
+        return np.concatenate([g[:base], g[focus[focus >= base]]])
+
+    @staticmethod
+    def _weights_with(
+        g: NDArray[np.float64],
+        base: int,
+        neighbors: NDArray[np.intp] | None,
+        focus: NDArray[np.intp] | None,
+        loading: NDArray[np.float64],
+        noise: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        score = _combine(g, loading, noise)  # (N, m)
+        spread = float(np.nanstd(score[:base])) or 1.0
+        if focus is not None:
+            return _softmax(score[np.asarray(focus, dtype=np.intp)] / spread)
+        if neighbors is None:
+            return _softmax(score[:base].mean(axis=0, keepdims=True) / spread)
+        idx = np.asarray(neighbors, dtype=np.intp)
+        return _softmax(score[idx].mean(axis=1) / spread)
+
     def weights(
         self,
         rows: NDArray[np.float64],
@@ -290,16 +382,42 @@ class PeerStatistic(Statistic):
         rows = np.asarray(rows, dtype=np.float64)
         g = self._grades(rows)
         nb = rows.shape[0] if base is None else int(base)
-        pool = g if focus is None else np.concatenate([g[:nb], g[np.asarray(focus)[focus >= nb]]])
+        f = None if focus is None else np.asarray(focus, dtype=np.intp)
+        loading, noise = judge_reliabilities(self._pool(g, nb, f))
+        return self._weights_with(g, nb, neighbors, f, loading, noise)
+
+    def decide(
+        self,
+        rows: NDArray[np.float64],
+        neighbors: NDArray[np.intp] | None,
+        focus: int | None,
+        candidate_names: Sequence[str],
+        *,
+        base: int | None = None,
+        pairwise: NDArray[np.float64] | None = None,
+        summary: Any = None,
+    ) -> tuple[NDArray[np.float64], Reliability]:
+        """One decision and its reliability, about what decided it: in select mode
+        (``focus``) this input's grades alone (the pick is its combined grades' best);
+        in route mode the neighbourhood's. Judges are weighted as for the weights."""
+        rows = np.asarray(rows, dtype=np.float64)
+        g = self._grades(rows)
+        nb = rows.shape[0] if base is None else int(base)
+        f = None if focus is None else np.array([focus], dtype=np.intp)
+        pool = self._pool(g, nb, f)
         loading, noise = judge_reliabilities(pool)
-        score = _combine(g, loading, noise)  # (N, m)
-        spread = float(np.nanstd(score[:nb])) or 1.0
-        if focus is not None:
-            return _softmax(score[np.asarray(focus, dtype=np.intp)] / spread)
-        if neighbors is None:
-            return _softmax(score[:nb].mean(axis=0, keepdims=True) / spread)
-        idx = np.asarray(neighbors, dtype=np.intp)
-        return _softmax(score[idx].mean(axis=1) / spread)
+        nb_arr = None if neighbors is None else np.asarray(neighbors, dtype=np.intp)[None, :]
+        w = self._weights_with(g, nb, nb_arr, f, loading, noise)[0]
+        if f is not None:
+            hood = g[f]
+        elif neighbors is not None:
+            hood = g[np.asarray(neighbors, dtype=np.intp)]
+        else:
+            hood = g[:nb]
+        rep = self._report(
+            hood, loading, noise, w, candidate_names, this_input=f is not None, n_pool=len(pool)
+        )
+        return w, rep
 
     def _assess(
         self,
@@ -308,32 +426,66 @@ class PeerStatistic(Statistic):
         *,
         pairwise: NDArray[np.float64] | None = None,
     ) -> Reliability:
-        g = self._grades(hood)
+        g = self._grades(np.asarray(hood, dtype=np.float64))
         loading, noise = judge_reliabilities(g)
-        score = _combine(g, loading, noise)
-        mean = score.mean(axis=0)
-        order = np.argsort(-mean, kind="stable")
+        w = _softmax(_combine(g, loading, noise).mean(axis=0))
+        return self._report(g, loading, noise, w, candidate_names, this_input=False, n_pool=len(g))
+
+    @staticmethod
+    def _report(
+        hood: NDArray[np.float64],
+        loading: NDArray[np.float64],
+        noise: NDArray[np.float64],
+        w: NDArray[np.float64],
+        candidate_names: Sequence[str],
+        *,
+        this_input: bool,
+        n_pool: int,
+    ) -> Reliability:
+        """The share of judge weight behind the pick, over the grades in ``hood``
+        ``(n, judges, m)``: each judge's vote on each input goes to the answers it graded
+        highest (split on a tie), weighed by ``|a_j| / noise_j`` over the judges that
+        graded the pick there."""
         names = list(candidate_names)
-        best, runner = int(order[0]), int(order[1])
-        # agreement of the judges with the pick: share of judge weight ranking it first
-        x = _centred(g)
-        w = np.abs(loading / noise)
-        firsts = np.nanargmax(np.where(np.isnan(x), -np.inf, x), axis=2)  # (n, J)
-        graded_best = ~np.isnan(x[:, :, best])
-        votes = (firsts == best) & graded_best
-        denom = float((w[None, :] * graded_best).sum())
-        support = float((w[None, :] * votes).sum()) / denom if denom > 0 else 0.0
+        x = _centred(hood)
+        graded = ~np.isnan(x)
+        m = x.shape[2]
+        was_graded = np.asarray(graded.any(axis=(0, 1))).tolist()
+        # the pick of the weights among the graded answers (ties to the first, as a router)
+        shown = [i for i in range(m) if was_graded[i]] or list(range(m))
+        order = sorted(shown, key=lambda i: (-w[i], i))
+        best = order[0]
+        runner = names[order[1]] if len(order) > 1 else None
+        top = np.max(np.where(graded, x, -np.inf), axis=2, keepdims=True)
+        at_top = graded & (x >= top - 1e-9)
+        graded_best = graded[:, :, best]
+        votes = np.where(at_top[:, :, best], 1.0 / np.maximum(at_top.sum(axis=2), 1), 0.0)
+        jw = np.abs(loading / noise)[None, :]
+        denom = float((jw * graded_best).sum())
+        support = float((jw * votes).sum()) / denom if denom > 0 else 0.0
+        combined = _combine(hood, loading, noise).mean(axis=0)
+        if this_input:
+            reason = (
+                f"On this input, judges weighted by their estimated reliability ranked "
+                f"{names[best]!r} first: {100 * support:.0f}% of the weight of the judges who "
+                f"graded it (runner-up {runner!r})."
+            )
+        else:
+            reason = (
+                f"Judges weighted by their estimated reliability ranked {names[best]!r} first "
+                f"{100 * support:.0f}% of the time over the {hood.shape[0]} inputs this "
+                f"decision averaged (runner-up {runner!r})."
+            )
         return Reliability(
             support,
-            [
-                f"Judges weighted by their estimated reliability ranked {names[best]!r} first "
-                f"{100 * support:.0f}% of the time (runner-up {names[runner]!r})."
-            ],
+            [reason],
             {"judge_support": support},
             {
                 "n_samples": int(hood.shape[0]),
+                "n_judge_samples": int(n_pool),
                 "best": names[best],
-                "runner_up": names[runner],
+                "runner_up": runner,
+                "combined_grades": {n: float(v) for n, v in zip(names, combined, strict=True)},
                 "judge_loadings": [float(v) for v in loading],
             },
         )
@@ -433,9 +585,11 @@ class PeerReviewScorer(Scorer):
         for s, row in enumerate(rows):
             question = None if inputs is None else inputs[s]
             order_j = list(range(n_j))
-            # rotate which judges are asked (and in which order answers are shown) with the
-            # input, so a budget still calibrates every judge over time
-            start = zlib.crc32((question or str(s)).encode("utf-8")) % n_j
+            # rotate which judges are asked with the input, so a budget still calibrates
+            # every judge over time; and the order answers are shown in, with the input and
+            # the judge (a single judge too), so a preference for a position averages out
+            h = zlib.crc32((question or str(s)).encode("utf-8"))
+            start = h % n_j
             order_j = order_j[start:] + order_j[:start]
             if self.max_judge_calls is not None:
                 order_j = order_j[: self.max_judge_calls]
@@ -445,9 +599,9 @@ class PeerReviewScorer(Scorer):
                 shown = [i for i in range(m) if row[i] is not None and i != own]
                 if len(shown) < 1:
                     continue
-                rot = (start + j) % len(shown)
+                rot = (h + j) % len(shown)
                 shown = shown[rot:] + shown[:rot]
-                if j % 2:
+                if (h // len(shown) + j) % 2:
                     shown = shown[::-1]
                 plans[judges[j]] = (j, shown)
             q_text = question
@@ -462,16 +616,115 @@ class PeerReviewScorer(Scorer):
                 return judge(name, grade_prompt(q, [str(row[i]) for i in shown]))
 
             res = call_each(list(plans), ask, context.policy)
-            grades: dict[str, dict[str, float]] = {}
-            for name, text in res.results.items():
-                j, shown = plans[name]
-                parsed = parse_grades(text, len(shown))
-                for pos, i in enumerate(shown):
-                    out[s, j * m + i] = parsed[pos]
-                grades[name] = {
-                    cands[i]: parsed[pos]
-                    for pos, i in enumerate(shown)
-                    if not np.isnan(parsed[pos])
-                }
-            details.append({"grades": grades, "judge_errors": dict(res.errors)})
+            details.append(
+                self._details(res.results, res.errors, plans, judges, cands, row, out[s])
+            )
         return Scored(out, details=details)
+
+    @staticmethod
+    def _details(
+        replies: dict[str, str],
+        errors: dict[str, str],
+        plans: dict[str, tuple[int, list[int]]],
+        judges: Sequence[str],
+        cands: Sequence[str],
+        answers: Sequence[str | None],
+        row: NDArray[np.float64],
+    ) -> dict[str, Any]:
+        """What the decision shows for one input (judges in judge order, candidates in
+        candidate order); fills ``row`` with the parsed grades."""
+        grades: dict[str, dict[str, float]] = {}
+        shown_to: dict[str, list[str]] = {}
+        unparsed: dict[str, str] = {}
+        for name in judges:
+            if name not in plans:
+                continue
+            j, shown = plans[name]
+            shown_to[name] = [cands[i] for i in shown]
+            if name not in replies:
+                continue
+            parsed = parse_grades(replies[name], len(shown), [str(answers[i]) for i in shown])
+            for pos, i in enumerate(shown):
+                row[j * len(answers) + i] = parsed[pos]
+            by_cand = {cands[i]: parsed[pos] for pos, i in enumerate(shown)}
+            read = {c: by_cand[c] for c in cands if c in by_cand and not np.isnan(by_cand[c])}
+            if read:
+                grades[name] = read
+            if len(read) < len(shown):
+                unparsed[name] = replies[name][:_KEEP_REPLY]
+        return {
+            "grades": grades,
+            "shown": shown_to,
+            "judge_calls": len(plans),
+            "judge_errors": {n: errors[n] for n in judges if n in errors},
+            "unparsed": unparsed,
+        }
+
+
+def with_judges(
+    scorer: str | Scorer | None,
+    judges: Sequence[str] | None = None,
+    max_judge_calls: int | None = None,
+) -> str | Scorer | None:
+    """A front door's ``scorer=`` with its ``judges=`` / ``max_judge_calls=`` options applied.
+
+    ``judges`` are the names of the judge models given to the front door (None: the
+    candidates grade each other). With ``scorer="peer_review"`` they build a
+    :class:`PeerReviewScorer`; a :class:`PeerReviewScorer` object (e.g. a loaded
+    router's) must name the same judges, and a ``max_judge_calls`` given with it must
+    be its own. Other scorers take neither option and are returned as they are.
+
+    Raises
+    ------
+    ValueError
+        When the options do not apply to ``scorer`` or disagree with it.
+
+    Examples
+    --------
+    >>> with_judges("peer_review", ["j1", "j2", "j3"], max_judge_calls=2)
+    PeerReviewScorer(judges=['j1', 'j2', 'j3'], max_judge_calls=2)
+    >>> with_judges("consensus")
+    'consensus'
+    >>> with_judges(PeerReviewScorer(["j1", "j2"]), None)
+    Traceback (most recent call last):
+    ...
+    ValueError: The peer-review scorer uses judges named ['j1', 'j2']; got no judges. Pass the same judge models, with the same names, in the same order.
+    """
+    names = None if judges is None else list(judges)
+    if isinstance(scorer, PeerReviewScorer):
+        if scorer.judges != names:
+            expected = (
+                "judges=None (the candidates)"
+                if scorer.judges is None
+                else f"judges named {scorer.judges}"
+            )
+            got = "no judges" if names is None else f"judges named {names}"
+            raise ValueError(
+                f"The peer-review scorer uses {expected}; got {got}. Pass the same judge "
+                "models, with the same names, in the same order."
+            )
+        if max_judge_calls is not None and scorer.max_judge_calls != max_judge_calls:
+            raise ValueError(
+                f"`max_judge_calls`={max_judge_calls!r} differs from the peer-review scorer's "
+                f"{scorer.max_judge_calls!r} (a loaded router keeps its own); leave it unset."
+            )
+        return scorer
+    if names is None and max_judge_calls is None:
+        return scorer
+    if scorer != PeerReviewScorer.name:
+        shown = scorer.id if isinstance(scorer, Scorer) else scorer
+        raise ValueError(
+            "`judges` and `max_judge_calls` apply to scorer='peer_review' only; got "
+            f'scorer={shown!r}. Pass scorer="peer_review", or drop them.'
+        )
+    return PeerReviewScorer(names, max_judge_calls=max_judge_calls)
+
+
+def judge_options(scorer: Scorer) -> tuple[list[str] | None, int | None]:
+    """``(judges, max_judge_calls)`` of a peer-review scorer (``(None, None)`` otherwise).
+
+    A front door adopting a ready router (e.g. a loaded one) reads its options with this.
+    """
+    if isinstance(scorer, PeerReviewScorer):
+        return (None if scorer.judges is None else list(scorer.judges)), scorer.max_judge_calls
+    return None, None

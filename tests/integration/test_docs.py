@@ -48,9 +48,7 @@ PAGES = sorted(
     if p.exists()
 )
 #: Pages other engineers write on their branches, linked before they are merged.
-PENDING = {
-    "docs/peer_review.md",
-}
+PENDING: set[str] = set()
 #: Hosts external links may point to: the paper and the upstream projects.
 EXTERNAL_HOSTS = {
     "arxiv.org",

@@ -18,6 +18,7 @@ from smoothie_core.orchestration import (
     call_each,
     call_first,
     call_grid,
+    call_on_loop,
     describe_error,
     fallback_order,
 )
@@ -209,3 +210,50 @@ async def test_async_cancellation_propagates() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_call_on_loop_runs_on_the_loop_with_the_callers_context() -> None:
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+
+    async def where() -> tuple[int, str]:
+        await asyncio.sleep(0)
+        return threading.get_ident(), VAR.get()
+
+    def worker() -> tuple[int, str]:
+        VAR.set("worker")  # the worker thread's context follows the call onto the loop
+        return call_on_loop(loop, where)
+
+    # many workers at once (a judge fan-out): each sees its own context
+    results = await asyncio.gather(*(asyncio.to_thread(worker) for _ in range(4)))
+    assert results == [(loop_thread, "worker")] * 4
+
+
+async def test_call_on_loop_timeout_cancels_on_the_loop_and_refuses_the_loop_thread() -> None:
+    loop = asyncio.get_running_loop()
+    cancelled = asyncio.Event()
+
+    async def slow() -> str:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "late"
+
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await asyncio.to_thread(call_on_loop, loop, slow, 0.1)
+    assert time.monotonic() - t0 < 2 and cancelled.is_set()
+
+    async def fine() -> str:
+        return "ok"
+
+    with pytest.raises(RuntimeError, match="own thread, which it would block"):
+        call_on_loop(loop, fine)
+    stopped = asyncio.new_event_loop()
+    try:
+        with pytest.raises(RuntimeError, match="needs a running event loop"):
+            await asyncio.to_thread(call_on_loop, stopped, fine)
+    finally:
+        stopped.close()
