@@ -17,6 +17,7 @@ from llamaindex_smoothie._common import (
     Options,
     drop_empty,
     grid_answers,
+    require_text,
 )
 from smoothie_core.embedders import Embedder
 from smoothie_core.orchestration import acall_grid, call_grid, to_thread
@@ -49,8 +50,13 @@ def collect(
     options: Options,
     show_progress: bool,
 ) -> tuple[Answers, Errors]:
-    """Every candidate on every prompt (``call(name, prompt) -> text``)."""
-    grid = call_grid(prompts, names, call, options.policy, progress=show_progress, desc=DESC)
+    """Every candidate on every prompt (``call(name, prompt) -> text``; an empty text is
+    a failed attempt, retried like any failure)."""
+
+    def checked(name: str, prompt: Any) -> str:
+        return require_text(call(name, prompt))
+
+    grid = call_grid(prompts, names, checked, options.policy, progress=show_progress, desc=DESC)
     return grid_answers(grid)
 
 
@@ -62,7 +68,13 @@ async def acollect(
     show_progress: bool,
 ) -> tuple[Answers, Errors]:
     """Async :func:`collect`."""
-    grid = await acall_grid(prompts, names, call, options.policy, progress=show_progress, desc=DESC)
+
+    async def checked(name: str, prompt: Any) -> str:
+        return require_text(await call(name, prompt))
+
+    grid = await acall_grid(
+        prompts, names, checked, options.policy, progress=show_progress, desc=DESC
+    )
     return grid_answers(grid)
 
 

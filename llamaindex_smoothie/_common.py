@@ -26,7 +26,7 @@ from smoothie_core.defaults import (
     DEFAULT_TIMEOUT,
 )
 from smoothie_core.embedders import Embedder
-from smoothie_core.exceptions import NotFittedError
+from smoothie_core.exceptions import EmptyAnswerError, NotFittedError
 from smoothie_core.orchestration import CallPolicy, GridResults
 from smoothie_core.router import EMPTY_ANSWER, Decision, Router
 from smoothie_core.scorers import Scorer
@@ -37,8 +37,9 @@ NNeighbors = int | None | Literal["auto"]
 Errors = list[dict[str, str]]
 Answers = list[dict[str, str | None]]
 
-# EMPTY_ANSWER (the core Router's message for an empty or whitespace-only answer) is
-# recorded the same way here: a failed answer, not a failed call, so it is not retried.
+# An empty or whitespace-only answer is a failed attempt (EmptyAnswerError, recorded as
+# EMPTY_ANSWER, the core Router's message): calls raise it through `require_text`, so it
+# is retried like any failure (as in LangChain); `drop_empty` catches answers passed in.
 
 #: Options that configure the :class:`~smoothie_core.Router` itself, with their defaults
 #: (a ``router=`` passed in already carries them).
@@ -82,6 +83,25 @@ def check_names(names: Sequence[str | None], what: str) -> list[str]:
         return check_candidate_names([str(n) for n in names], len(names))
     except ValueError as err:
         raise ValueError(f"{what} names {list(names)}: {err}") from None
+
+
+def require_text(text: str) -> str:
+    """``text`` if it has non-whitespace content; otherwise raise
+    :class:`~smoothie_core.exceptions.EmptyAnswerError` (a failed attempt: recorded as
+    failed, and retried while ``max_retries`` allows, as every front door does).
+
+    Examples
+    --------
+    >>> require_text("Paris")
+    'Paris'
+    >>> require_text("  ")
+    Traceback (most recent call last):
+    ...
+    smoothie_core.exceptions.EmptyAnswerError: the answer is empty or whitespace only
+    """
+    if not text.strip():
+        raise EmptyAnswerError
+    return text
 
 
 def drop_empty(answers: Answers, errors: Errors) -> tuple[Answers, Errors]:

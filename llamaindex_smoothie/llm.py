@@ -62,6 +62,7 @@ from llamaindex_smoothie._common import (
     check_names,
     not_fitted,
     options_of,
+    require_text,
     router_level,
 )
 from llamaindex_smoothie._judges import judging_for, name_judges
@@ -75,6 +76,7 @@ from smoothie_core.defaults import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_N_NEIGHBORS,
     DEFAULT_TIMEOUT,
+    DEFAULT_UPDATE_POOL,
 )
 from smoothie_core.embedders import Embedder, default_embedder
 from smoothie_core.exceptions import NotFittedError
@@ -166,8 +168,9 @@ class SmoothieLLM(LLM):
         the ``k`` nearest calibration prompts, ``"auto"`` ``min(10, complete calibration
         prompts)``. Select mode: None/1 scores each call's answers alone, ``k > 1`` adds
         the nearest pooled calls (from :meth:`fit` or ``update_pool``).
-    update_pool : bool, default=False
-        Select mode: add each fully answered call to the pool.
+    update_pool : bool, default=smoothie_core.defaults.DEFAULT_UPDATE_POOL
+        Select mode: add each scored call to the pool (bounded by ``max_pool_size``), so
+        the router learns from traffic.
     max_pool_size : int or None, default=smoothie_core.defaults.DEFAULT_MAX_POOL_SIZE
     default : str or None
         Trusted candidate: chosen when nothing distinguishes the candidates, and the
@@ -249,7 +252,9 @@ class SmoothieLLM(LLM):
         default=DEFAULT_N_NEIGHBORS,  # type: ignore[arg-type]
         description="Smoothie-Local neighbourhood size.",
     )
-    update_pool: bool = Field(default=False, description="Add select-mode calls to the pool.")
+    update_pool: bool = Field(
+        default=DEFAULT_UPDATE_POOL, description="Add select-mode calls to the pool."
+    )
     max_pool_size: int | None = Field(
         default=DEFAULT_MAX_POOL_SIZE, description="Samples kept in the pool."
     )
@@ -283,7 +288,7 @@ class SmoothieLLM(LLM):
         judges: Mapping[str, LLM] | Sequence[LLM] | None = None,
         max_judge_calls: int | None = None,
         n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS,  # type: ignore[assignment]
-        update_pool: bool = False,
+        update_pool: bool = DEFAULT_UPDATE_POOL,
         max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
         default: str | None = None,
         abstain_below: float | None = None,
@@ -689,7 +694,13 @@ class SmoothieLLM(LLM):
             name, response, errors = call_first(order, call, self._options().policy)
             meta = self._emit(text, self._rerouted(decision, name, errors, extra), extra)
             return _annotated(response, meta)
-        out = call_each(list(self.llms), call, self._options().policy)
+
+        def answered(name: str) -> R:
+            response = call(name)
+            require_text(llm_text(response))  # an empty answer is a failed, retried attempt
+            return response
+
+        out = call_each(list(self.llms), answered, self._options().policy)
         return self._selected(text, out, self._judging())
 
     async def _arespond(self, text: str, call: Callable[[str], Awaitable[R]]) -> R:
@@ -698,7 +709,13 @@ class SmoothieLLM(LLM):
             name, response, errors = await acall_first(order, call, self._options().policy)
             meta = self._emit(text, self._rerouted(decision, name, errors, extra), extra)
             return _annotated(response, meta)
-        out = await acall_each(list(self.llms), call, self._options().policy)
+
+        async def answered(name: str) -> R:
+            response = await call(name)
+            require_text(llm_text(response))  # an empty answer is a failed, retried attempt
+            return response
+
+        out = await acall_each(list(self.llms), answered, self._options().policy)
         judging = self._judging(asyncio.get_running_loop())
         return await to_thread(self._selected, text, out, judging)
 

@@ -31,6 +31,7 @@ from llamaindex_smoothie._common import (
     Options,
     check_names,
     options_of,
+    require_text,
     router_level,
 )
 from llamaindex_smoothie._judges import check_judges_available, judging_for, name_judges
@@ -44,6 +45,7 @@ from smoothie_core.defaults import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_N_NEIGHBORS,
     DEFAULT_TIMEOUT,
+    DEFAULT_UPDATE_POOL,
 )
 from smoothie_core.embedders import Embedder
 from smoothie_core.orchestration import CallResults, acall_each, call_each, to_thread
@@ -87,8 +89,9 @@ class SmoothieQueryEngine(BaseQueryEngine):
     n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         None or 1: score each query's answers on their own; ``k > 1``: Smoothie-Local
         over the pool; ``"auto"``: ``min(10, pool size + 1)``.
-    update_pool : bool, default=False
-        Add each fully answered query to the pool.
+    update_pool : bool, default=smoothie_core.defaults.DEFAULT_UPDATE_POOL
+        Add each scored query to the pool (bounded by ``max_pool_size``), so the router
+        learns from traffic.
     max_pool_size : int or None, default=smoothie_core.defaults.DEFAULT_MAX_POOL_SIZE
     default : str or None
         Engine chosen when the answers carry no information (all identical), and the
@@ -143,7 +146,7 @@ class SmoothieQueryEngine(BaseQueryEngine):
         judges: Mapping[str, LLM] | Sequence[LLM] | None = None,
         max_judge_calls: int | None = None,
         n_neighbors: NNeighbors = DEFAULT_N_NEIGHBORS,  # type: ignore[assignment]
-        update_pool: bool = False,
+        update_pool: bool = DEFAULT_UPDATE_POOL,
         max_pool_size: int | None = DEFAULT_MAX_POOL_SIZE,
         default: str | None = None,
         abstain_below: float | None = None,
@@ -244,7 +247,8 @@ class SmoothieQueryEngine(BaseQueryEngine):
         ) as query_event:
 
             def ask(name: str) -> tuple[Answered, str]:
-                return settle_response(self._engines[name].query(query_bundle))
+                response, text = settle_response(self._engines[name].query(query_bundle))
+                return response, require_text(text)
 
             policy = self._options().policy
             out = call_each(self._names, ask, policy)
@@ -259,7 +263,10 @@ class SmoothieQueryEngine(BaseQueryEngine):
         ) as query_event:
 
             async def ask(name: str) -> tuple[Answered, str]:
-                return await asettle_response(await self._engines[name].aquery(query_bundle))
+                response, text = await asettle_response(
+                    await self._engines[name].aquery(query_bundle)
+                )
+                return response, require_text(text)
 
             policy = self._options().policy
             out = await acall_each(self._names, ask, policy)

@@ -2,13 +2,15 @@
 
 It is recorded in ``failed``/``errors`` (select mode) or ``calibration_errors_``
 (calibration), never scored: two empty answers and one proper answer return the proper
-one. It is a failed *answer*, not a failed call, so it is not retried.
+one. It is a failed attempt, retried while ``max_retries`` allows (as in LangChain).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.base.llms.types import ChatMessage, CompletionResponse
 
 from llamaindex_smoothie import SmoothieLLM, SmoothieQueryEngine, SmoothieSelector
 from llamaindex_smoothie._common import EMPTY_ANSWER
@@ -111,7 +113,7 @@ class EmptyOnMath(ScriptedEngine):
         return "" if "plus" in query_str else text
 
 
-async def test_empty_engine_answers_fail_in_calibration_and_are_not_retried() -> None:
+async def test_empty_engine_answers_fail_in_calibration_after_their_retries() -> None:
     math = [i for i, q in enumerate(CALIBRATION) if "plus" in q]
     for run in ("sync", "async"):
         tools, _ = engine_tools()
@@ -127,7 +129,8 @@ async def test_empty_engine_answers_fail_in_calibration_and_are_not_retried() ->
         assert selector.calibration_report_.dropped == math
         for i, errors in enumerate(selector.calibration_errors_):
             assert errors == ({"gamma": EMPTY_ANSWER} if i in math else {})
-        assert len(engine.calls) == len(CALIBRATION)  # one call per query: no retry
+        # an empty answer is a failed attempt: each math query was asked 1 + 2 times
+        assert len(engine.calls) == len(CALIBRATION) + 2 * len(math)
 
 
 def test_empty_llm_answers_fail_in_llm_calibration() -> None:
@@ -143,3 +146,43 @@ def test_empty_llm_answers_fail_in_llm_calibration() -> None:
     answers[0]["alpha"] = "\u3000"  # an ideographic space is whitespace too
     llm.fit(HELD_OUT, answers=answers)
     assert llm.calibration_errors_[0] == {"alpha": EMPTY_ANSWER}
+
+
+class EmptyOnce(FixedLLM):
+    """Answers "" on its first call, then ``text``."""
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        out = super().complete(prompt)
+        return CompletionResponse(text="" if len(self.calls) == 1 else out.text)
+
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        out = await super().acomplete(prompt)
+        return CompletionResponse(text="" if len(self.calls) == 1 else out.text)
+
+
+@pytest.mark.parametrize("run", ["sync", "async"])
+async def test_select_mode_retries_an_empty_answer(run: str) -> None:
+    flaky = EmptyOnce(text=PROPER)
+    llms = {"a": FixedLLM(text="Paris."), "b": FixedLLM(text="It is Paris."), "c": flaky}
+    llm = SmoothieLLM(llms, max_retries=1, embedder=HashingEmbedder())
+    out = (
+        llm.complete("Capital of France?")
+        if run == "sync"
+        else await llm.acomplete("Capital of France?")
+    )
+    decision = out.additional_kwargs["smoothie"]
+    assert len(flaky.calls) == 2 and decision["failed"] == []
+    assert decision["errors"] == {}
+
+
+async def test_query_engine_records_an_empty_answer_after_its_retries() -> None:
+    engine = EmptyOnMath(name="gamma")
+    tools, _ = engine_tools()
+    tools[2] = type(tools[2]).from_defaults(engine, name="gamma", description="g")
+    qe = SmoothieQueryEngine(tools, max_retries=1, embedder=HashingEmbedder())
+    response = await qe.aquery("What is 2 plus 2?")
+    assert response.metadata["smoothie"]["failed"] == ["gamma"]
+    assert response.metadata["smoothie"]["errors"] == {"gamma": EMPTY_ANSWER}
+    assert len(engine.calls) == 2

@@ -10,7 +10,7 @@ from llama_index.core import Document, Settings, SummaryIndex
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
 
-from llamaindex_smoothie import SmoothieLLM
+from llamaindex_smoothie import SmoothieLLM, SmoothieQueryEngine
 from smoothie_core import HashingEmbedder, NotFittedError
 from smoothie_core.defaults import DEFAULT_MAX_CONCURRENCY
 from smoothie_core.exceptions import AllCandidatesFailedError
@@ -22,6 +22,7 @@ from tests.support.llamaindex import (
     FixedLLM,
     Gauge,
     ScriptedLLM,
+    engine_tools,
     scripted_answer,
     scripted_chat_llm,
     topic_of,
@@ -59,7 +60,7 @@ def called(llm: SmoothieLLM) -> list[str]:
 
 # ----------------------------------------------------------------- select mode
 def test_select_complete_returns_the_consensus_and_calls_all() -> None:
-    llm = SmoothieLLM(completion_llms(), embedder=HashingEmbedder())
+    llm = SmoothieLLM(completion_llms(), embedder=HashingEmbedder(), update_pool=False)
     for q in HELD_OUT:
         reset(llm)
         response = llm.complete(q)
@@ -74,7 +75,9 @@ def test_select_complete_returns_the_consensus_and_calls_all() -> None:
 def test_select_chat_with_scripted_function_calling_llms() -> None:
     calls: dict[str, list[str]] = {n: [] for n in NAMES}
     llm = SmoothieLLM(
-        {n: scripted_chat_llm(n, calls[n]) for n in NAMES}, embedder=HashingEmbedder()
+        {n: scripted_chat_llm(n, calls[n]) for n in NAMES},
+        embedder=HashingEmbedder(),
+        update_pool=False,
     )
     for q in HELD_OUT:
         response = llm.chat([ChatMessage(role="system", content="Be brief."), *user(q)])
@@ -528,3 +531,15 @@ def test_older_calibrate_bounds_only_its_own_run() -> None:
     assert gauge.peak == 2
     assert llm.max_concurrency == DEFAULT_MAX_CONCURRENCY  # the option itself is unchanged
     assert llm.n_neighbors == 2  # n_neighbors= sets the option, as before
+
+
+def test_select_traffic_grows_the_pool_by_default_as_in_langchain() -> None:
+    from smoothie_core.defaults import DEFAULT_UPDATE_POOL
+
+    llm = SmoothieLLM(completion_llms(), embedder=HashingEmbedder())
+    qe = SmoothieQueryEngine(engine_tools()[0], embedder=HashingEmbedder())
+    assert llm.update_pool is DEFAULT_UPDATE_POOL is True and qe.update_pool is True
+    for prompt in ("What is 2 plus 2?", "Capital of France?"):
+        llm.complete(prompt)
+        qe.query(prompt)
+    assert llm.router.pool_size == 2 and qe.router.pool_size == 2

@@ -50,7 +50,7 @@ def tool(engine: Any, name: str) -> QueryEngineTool:
 
 def test_returns_a_consensus_answer_with_metadata() -> None:
     tools, engines = engine_tools()
-    qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder())
+    qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder(), update_pool=False)
     for q in HELD_OUT:
         response = qe.query(q)
         smoothie = response.metadata["smoothie"]
@@ -71,7 +71,7 @@ def test_returns_a_consensus_answer_with_metadata() -> None:
 
 def test_bad_engine_gets_the_lowest_weight() -> None:
     tools, _ = engine_tools()
-    qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder())
+    qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder(), update_pool=False)
     for q in HELD_OUT:
         weights = qe.query(q).metadata["smoothie"]["weights"]
         bad = next(n for n in NAMES if BAD_TOPIC[n] == topic_of(q))
@@ -131,7 +131,7 @@ async def test_aquery_runs_engines_concurrently_and_matches_query() -> None:
             return self.custom_query(query_str)
 
     tools = [tool(Slow(name=n), n) for n in NAMES]
-    qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder())
+    qe = SmoothieQueryEngine(tools, embedder=HashingEmbedder(), update_pool=False)
     for q in HELD_OUT[:4]:
         asy = await qe.aquery(q)
         sync = qe.query(q)
