@@ -98,10 +98,14 @@ class CoverageScorer(Scorer):
     per-input coverage scores; weights are a softmax of their (neighbourhood) mean.
     Cost: ``budget / window`` short chunks embedded per answer.
 
-    Short answers (at most one ``window`` of words each) have one chunk, so coverage is
-    symmetric and says nothing; for such inputs the row is embedding consensus instead,
-    as a centred score on the same scale (``-(delta - mean) / mean``, summing to 0 like
-    coverage), so that short answers are still compared.
+    Coverage is asymmetric only where the answers differ in length or their chunks do not
+    match one to one: short answers (at most one ``window`` of words each) have one chunk,
+    and equally long answers whose chunks pair up cover each other exactly as much as
+    they are covered. Where every coverage score is 0 (with three or more answers) the row
+    is embedding consensus instead (of the chunk means), as a centred score on the same
+    scale (``-(delta - mean) / mean``, summing to 0 like coverage), so such answers are
+    still compared. Within the budget, a longer answer tends to cover more: coverage
+    rewards length up to ``budget`` words (see ``docs/evaluation/defaults.md``).
 
     Examples
     --------
@@ -162,8 +166,13 @@ class CoverageScorer(Scorer):
             pairwise[s] = _pairwise(means[None])[0]
             if m >= 3 and all(len(c) <= 1 for c in chunks[s * m : (s + 1) * m]):
                 out[s] = _consensus_score(np.stack([c[0] for c in row]).astype(np.float64))
-            else:
-                out[s] = coverage_scores(row)
+                continue
+            scores = coverage_scores(row)
+            if m >= 3 and not np.any(np.abs(scores) > 1e-9):
+                # coverage is symmetric here (e.g. equally long answers whose chunks match
+                # one to one): it says nothing, so compare the answers by consensus
+                scores = _consensus_score(means)
+            out[s] = scores
         return Scored(out, pairwise=pairwise)
 
 

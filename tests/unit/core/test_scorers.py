@@ -222,3 +222,34 @@ def test_auto_neighbours_and_signal_alias() -> None:
     assert Router(NAMES, signal="coverage", embedder=HashingEmbedder()).scorer.name == "coverage"
     with pytest.raises(ValueError, match="not both"):
         Router(NAMES, signal="coverage", scorer="answer")
+
+
+class _OneHot:
+    """Each distinct text gets its own axis: chunks are exactly orthogonal or equal."""
+
+    name = "one-hot"
+
+    def __init__(self) -> None:
+        self.axes: dict[str, int] = {}
+
+    def embed(self, texts):
+        import numpy as np
+
+        for t in texts:
+            self.axes.setdefault(t, len(self.axes))
+        out = np.zeros((len(texts), 32), dtype=np.float32)
+        for i, t in enumerate(texts):
+            out[i, self.axes[t]] = 1.0
+        return out
+
+
+def test_coverage_that_says_nothing_falls_back_to_consensus() -> None:
+    """Equally long answers whose chunks match one to one cover each other symmetrically
+    (every coverage score 0); the row is then consensus, not 'no information'."""
+    from smoothie_core.scorers.consensus import CoverageScorer
+
+    answers = [["p q r s", "p q t u", "v w r s"]]  # the first shares a half with each
+    scorer = CoverageScorer(budget=4, window=2)
+    row = scorer.statistics(answers, embedder=_OneHot())[0]
+    assert row.argmax() == 0 and row[0] > 0
+    assert not scorer.statistic.no_information(row)
