@@ -134,9 +134,9 @@ def run(args: argparse.Namespace) -> int:
     counts = {n: picks.count(n) for n in names}
     print(f"\nselected per candidate: {counts}")
     print(
-        "reliability: how far a pick rests on Smoothie's assumption of independent errors "
-        "(low when one answer is far from a tight group: agreement cannot tell a lone wrong "
-        "answer from a lone right one; see docs/reliability.md)."
+        "reliability: in [0, 1], the label model's probability that the picked answer is "
+        "right, from which answers agree with it (low when no clear group agrees; see "
+        "docs/reliability.md)."
     )
     print(f"total time: {time.perf_counter() - start:.1f} s")
     return 0
