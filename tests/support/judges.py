@@ -69,3 +69,23 @@ def by_prefix(qualities: Mapping[str, float]) -> Callable[[str], float]:
         return float(qualities[text.split()[0]])
 
     return quality
+
+
+# ------------------------------------------------ the scenario both front doors test
+#: Answer quality by the answer's first word.
+QUALITY = by_prefix({"good": 9, "ok": 6, "bad": 2})
+CANDIDATES = ("a", "b", "c", "d")
+#: Inputs before judges' weights are estimated: 12 grades in common per pair of judges
+#: (candidates judging each other share 2 answers per input).
+WARM_UP = 6
+
+
+def best(i: int) -> str:
+    """``a`` answers input ``i`` best when ``i`` is even, ``c`` when it is odd."""
+    return "a" if i % 2 == 0 else "c"
+
+
+def answer(name: str, i: int) -> str:
+    """Candidate ``name``'s answer to input ``i``: good from the best, ok from ``b``, else bad."""
+    word = "good" if name == best(i) else "ok" if name == "b" else "bad"
+    return f"{word} answer {i} from {name}"

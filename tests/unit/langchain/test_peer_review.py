@@ -21,25 +21,17 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_smoothie import ScriptedChatModel, SmoothieRouter, SmoothieRunnable
 from langchain_smoothie._render import input_text
 from smoothie_core import HashingEmbedder
-from tests.support.judges import by_prefix, grade, is_grading
+from tests.support.judges import (
+    CANDIDATES,
+    QUALITY,
+    WARM_UP,
+    answer,
+    best,
+    grade,
+    is_grading,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-QUALITY = by_prefix({"good": 9, "ok": 6, "bad": 2})
-CANDIDATES = ("a", "b", "c", "d")
-#: Inputs before judges' weights are estimated: 12 grades in common per pair of judges
-#: (candidates judging each other share 2 answers per input).
-WARM_UP = 6
-
-
-def best(i: int) -> str:
-    """``a`` answers input ``i`` best when ``i`` is even, ``c`` when it is odd."""
-    return "a" if i % 2 == 0 else "c"
-
-
-def answer(name: str, i: int) -> str:
-    word = "good" if name == best(i) else "ok" if name == "b" else "bad"
-    return f"{word} answer {i} from {name}"
 
 
 def player(name: str, kind: str = "honest", *, fail_grading: bool = False) -> ScriptedChatModel:

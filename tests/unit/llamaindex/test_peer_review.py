@@ -30,30 +30,23 @@ from pydantic import Field, PrivateAttr
 
 from llamaindex_smoothie import SmoothieLLM, SmoothieQueryEngine
 from smoothie_core import HashingEmbedder, Router
-from tests.support.judges import by_prefix, grade, is_grading
+from tests.support.judges import (
+    CANDIDATES,
+    QUALITY,
+    WARM_UP,
+    answer,
+    best,
+    grade,
+    is_grading,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-QUALITY = by_prefix({"good": 9, "ok": 6, "bad": 2})
-CANDIDATES = ("a", "b", "c", "d")
-#: Inputs before judges' weights are estimated: 12 grades in common per pair of judges
-#: (candidates judging each other share 2 answers per input).
-WARM_UP = 6
-
-
-def best(i: int) -> str:
-    return "a" if i % 2 == 0 else "c"
 
 
 def question_number(prompt: str) -> int:
     found = re.search(r"question (\d+)", prompt)
     assert found, prompt
     return int(found.group(1))
-
-
-def answer(name: str, i: int) -> str:
-    word = "good" if name == best(i) else "ok" if name == "b" else "bad"
-    return f"{word} answer {i} from {name}"
 
 
 class Player(CustomLLM):
