@@ -11,6 +11,8 @@ label model fitted on the whole pool (batch, as ``answer_global``):
   that tend to share wrong answers count less than two independent ones;
 * ``top``: the answer of the model with the highest estimated accuracy (the label-free
   "best single model");
+* ``defer``: the vote, except where the label model gives its pick a posterior below 0.5
+  (the threshold ``abstain_below`` is documented with): there the top-rated model's answer;
 
 next to ``best`` (the best single model, chosen with labels) and ``random``. The label-free
 choices never see a label. No embedding: about a minute of CPU.
@@ -37,7 +39,7 @@ from smoothie_core.answers import final_answer
 from smoothie_core.evaluation.generations import GenerationsData, load_pools_file
 from smoothie_core.labelmodel import class_posteriors, fit_label_model
 
-MODES = ("ds", "dep", "top")
+MODES = ("ds", "dep", "top", "defer")
 
 
 def answer_classes(outputs: list[list[str]]) -> NDArray[np.int64]:
@@ -104,8 +106,14 @@ def run(name: str) -> dict[str, Any]:
         post, _ = class_posteriors(c, p, r)
         pair = pairwise_collision(c, post)
         row: dict[str, Any] = {"name": pool_name, "models": models, "n_inputs": pool.n_inputs}
+        top = int(np.argmax(p))
         for mode in MODES:
-            pk = picks(c, p, r, pair, mode)
+            if mode == "defer":
+                pk = picks(c, p, r, pair, "ds")
+                unsure = (post[np.arange(len(pk)), pk] < 0.5) & (c[:, top] >= 0)
+                pk = np.where(unsure, top, pk)
+            else:
+                pk = picks(c, p, r, pair, mode)
             row[mode] = float(100 * labels[np.arange(len(pk)), pk].mean())
         row["best"] = float(100 * labels.mean(axis=0).max())
         row["random"] = float(100 * labels.mean())
