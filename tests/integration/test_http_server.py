@@ -134,9 +134,12 @@ async def test_concurrent_streams_are_not_cut_short(smollm_servers) -> None:
     assert [finish for _, finish in results] == ["length"] * 3, results
 
 
+# The parent restores Python's Ctrl-C handler: a process started from a background job of a
+# non-interactive shell (e.g. `make test &`) inherits SIGINT *ignored*, and so would the parent.
 _PARENT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from smoothie_demo.server import LocalServer, LocalServers
     servers = LocalServers([LocalServer(sys.argv[1], alias=a, log_dir=sys.argv[2])
                             for a in ("p-a", "p-b")])
