@@ -135,8 +135,11 @@ class SmoothieRouter(SmoothieBase, BaseChatModel):
         route mode: None is Smoothie-Global (one weight vector for all inputs), ``k``
         averages the ``k`` nearest calibration prompts (Smoothie-Local), ``"auto"`` lets
         :class:`smoothie_core.Router` choose ``k`` from the pool size. select mode:
-        None/1 scores each input's answers on their own; ``k > 1`` adds the ``k - 1``
-        nearest pooled inputs (from :meth:`fit` or ``update_pool``).
+        None/1 scores each input's answers on their own, except label-model scorers
+        such as the default ``answer_coverage``, which learn every candidate's quality
+        over the whole pool (Smoothie-Global) and decide this input's answers with it;
+        ``k > 1`` adds the ``k - 1`` nearest pooled inputs (from :meth:`fit` or
+        ``update_pool``).
     embedder : smoothie_core Embedder, LangChain Embeddings, or None
         Embeds inputs and answers. None: the offline all-MiniLM-L6-v2 (loaded lazily).
     router : smoothie_core.Router or None

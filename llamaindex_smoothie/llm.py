@@ -166,8 +166,11 @@ class SmoothieLLM(LLM):
     n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
         Route mode: None is Smoothie-Global (one choice for all inputs), ``k`` averages
         the ``k`` nearest calibration prompts, ``"auto"`` ``min(10, complete calibration
-        prompts)``. Select mode: None/1 scores each call's answers alone, ``k > 1`` adds
-        the nearest pooled calls (from :meth:`fit` or ``update_pool``).
+        prompts)``. Select mode: None/1 scores each call's answers alone, except
+        label-model scorers such as the default ``answer_coverage``, which learn every
+        candidate's quality over the whole pool (Smoothie-Global) and decide this call's
+        answers with it; ``k > 1`` adds the nearest pooled calls (from :meth:`fit` or
+        ``update_pool``).
     update_pool : bool, default=smoothie_core.defaults.DEFAULT_UPDATE_POOL
         Select mode: add each scored call to the pool (bounded by ``max_pool_size``), so
         the router learns from traffic.

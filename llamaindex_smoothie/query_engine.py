@@ -87,8 +87,10 @@ class SmoothieQueryEngine(BaseQueryEngine):
     max_judge_calls : int or None
         ``scorer="peer_review"`` only: judge calls per query at most (None: every judge).
     n_neighbors : int, None or "auto", default=smoothie_core.defaults.DEFAULT_N_NEIGHBORS
-        None or 1: score each query's answers on their own; ``k > 1``: Smoothie-Local
-        over the pool; ``"auto"``: ``min(10, pool size + 1)``.
+        None or 1: score each query's answers on their own (label-model scorers such as
+        the default ``answer_coverage`` learn every engine's quality over the whole pool,
+        Smoothie-Global, and decide this query's answers with it); ``k > 1``:
+        Smoothie-Local over the pool; ``"auto"``: ``min(10, pool size + 1)``.
     update_pool : bool, default=smoothie_core.defaults.DEFAULT_UPDATE_POOL
         Add each scored query to the pool (bounded by ``max_pool_size``), so the router
         learns from traffic.
