@@ -9,7 +9,7 @@ concurrency, progress bar); empty answers count as failures; the router is fitte
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from llamaindex_smoothie._common import (
     Answers,
@@ -20,6 +20,7 @@ from llamaindex_smoothie._common import (
     require_text,
 )
 from smoothie_core.embedders import Embedder
+from smoothie_core.exceptions import NotFittedError
 from smoothie_core.orchestration import acall_grid, call_grid, to_thread
 from smoothie_core.router import CalibrationReport, Router
 from smoothie_core.scorers import ScoringContext
@@ -115,3 +116,39 @@ async def afit_router(
 ) -> tuple[Router, CalibrationReport, Errors]:
     """:func:`fit_router` in a worker thread (embedding is CPU work)."""
     return await to_thread(fit_router, options, embedder, inputs, answers, errors, context)
+
+
+class Calibrated:
+    """The fitted state a front door keeps after :meth:`fit`: ``calibration_report_`` and
+    ``calibration_errors_`` (``NotFittedError`` before any fit), set by :meth:`_set_fitted`.
+
+    The class defines ``_router``, ``_report`` (None before a fit) and ``_errors``.
+    """
+
+    #: How the ``NotFittedError`` tells the user to fit, e.g. ``"fit(prompts)"``.
+    _fit_hint: ClassVar[str] = "fit(prompts)"
+    #: Why a router can have no report (it was loaded, or given ready-made).
+    _no_report_because: ClassVar[str] = "a loaded router keeps no report"
+    _router: Router
+    _report: CalibrationReport | None
+    _errors: Errors | None
+
+    def _set_fitted(self, router: Router, report: CalibrationReport, errors: Errors) -> None:
+        self._router, self._report, self._errors = router, report, errors
+
+    @property
+    def calibration_report_(self) -> CalibrationReport:
+        """What the last :meth:`fit` used and dropped (``NotFittedError`` before any fit)."""
+        if self._report is None:
+            raise NotFittedError(
+                f"This {type(self).__name__} holds no calibration report: call "
+                f"{self._fit_hint} first ({self._no_report_because})."
+            )
+        return self._report
+
+    @property
+    def calibration_errors_(self) -> Errors:
+        """``[s][name]`` -> why candidate ``name`` failed on calibration prompt ``s`` (last
+        :meth:`fit`)."""
+        self.calibration_report_  # noqa: B018  (raises before any fit)
+        return [dict(e) for e in self._errors or []]

@@ -47,6 +47,7 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.prompts import BasePromptTemplate
 
 from llamaindex_smoothie._calibration import (
+    Calibrated,
     acollect,
     afit_router,
     check_prompts,
@@ -135,7 +136,7 @@ def _messages(prompt: Any) -> list[ChatMessage]:
     return messages
 
 
-class SmoothieLLM(LLM):
+class SmoothieLLM(Calibrated, LLM):
     """Route LlamaIndex ``chat``/``complete`` calls across candidate LLMs with Smoothie.
 
     The options are those of LangChain's ``SmoothieRouter``, with the same names and
@@ -551,25 +552,6 @@ class SmoothieLLM(LLM):
         if max_concurrency is _UNSET:
             return options
         return dataclasses.replace(options, max_concurrency=max_concurrency)
-
-    def _set_fitted(self, router: Router, report: CalibrationReport, errors: Errors) -> None:
-        self._router, self._report, self._errors = router, report, errors
-
-    @property
-    def calibration_report_(self) -> CalibrationReport:
-        """What the last :meth:`fit` used and dropped (``NotFittedError`` before any fit)."""
-        if self._report is None:
-            raise NotFittedError(
-                "This SmoothieLLM holds no calibration report: call fit(prompts) first "
-                "(a loaded router keeps no report)."
-            )
-        return self._report
-
-    @property
-    def calibration_errors_(self) -> Errors:
-        """``[s][name]`` -> why candidate ``name`` failed on prompt ``s`` (last :meth:`fit`)."""
-        self.calibration_report_  # noqa: B018  (raises before any fit)
-        return [dict(e) for e in self._errors]
 
     def _set_n_neighbors(self, n_neighbors: Any) -> None:
         if n_neighbors is not _UNSET:

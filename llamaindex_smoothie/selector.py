@@ -14,7 +14,7 @@ import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from llama_index.core.base.base_selector import BaseSelector, SelectorResult, SingleSelection
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -26,6 +26,7 @@ from llama_index.core.tools.retriever_tool import RetrieverTool
 from llama_index.core.tools.types import ToolMetadata
 
 from llamaindex_smoothie._calibration import (
+    Calibrated,
     acollect,
     afit_router,
     check_prompts,
@@ -107,7 +108,7 @@ def _tool_name(tool: Any) -> str | None:
     )
 
 
-class SmoothieSelector(BaseSelector):
+class SmoothieSelector(Calibrated, BaseSelector):
     """Select one tool per query by Smoothie weights from a calibration run (route mode).
 
     Give it the tools (or just their names) and :meth:`fit` it on unlabeled queries, as
@@ -186,6 +187,9 @@ class SmoothieSelector(BaseSelector):
     >>> result.selected in {"a", "b", "c"}, round(sum(result.weights.values()), 6)
     (True, 1.0)
     """
+
+    _fit_hint: ClassVar[str] = "fit(queries)"
+    _no_report_because: ClassVar[str] = "a loaded or ready-made router keeps no report"
 
     scorer: str | Scorer | None
     n_neighbors: NNeighbors
@@ -346,25 +350,6 @@ class SmoothieSelector(BaseSelector):
     def _fit_embedder(self) -> Embedder:
         # the router's (given, loaded, or the default created once), so refits compare alike
         return self._embedder if self._embedder is not None else self._router.embedder
-
-    def _set_fitted(self, router: Router, report: CalibrationReport, errors: Errors) -> None:
-        self._router, self._report, self._errors = router, report, errors
-
-    @property
-    def calibration_report_(self) -> CalibrationReport:
-        """What the last :meth:`fit` used and dropped (``NotFittedError`` before any fit)."""
-        if self._report is None:
-            raise NotFittedError(
-                "This SmoothieSelector holds no calibration report: call fit(queries) first "
-                "(a loaded or ready-made router keeps no report)."
-            )
-        return self._report
-
-    @property
-    def calibration_errors_(self) -> Errors:
-        """``[s][tool]`` -> why ``tool`` failed on calibration query ``s`` (last :meth:`fit`)."""
-        self.calibration_report_  # noqa: B018  (raises before any fit)
-        return [dict(e) for e in self._errors or []]
 
     @property
     def calibration_report(self) -> CalibrationReport | None:
