@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -180,6 +180,15 @@ def retriever_tools() -> tuple[list[RetrieverTool], dict[str, ScriptedRetriever]
     return tools, retrievers
 
 
+def word_chunks(text: str) -> Iterator[CompletionResponse]:
+    """``text`` streamed word by word: each chunk carries the text so far and its delta."""
+    so_far = ""
+    for word in text.split(" "):
+        delta = word if not so_far else " " + word
+        so_far += delta
+        yield CompletionResponse(text=so_far, delta=delta)
+
+
 class ScriptedLLM(CustomLLM):
     """A completion LLM answering from the script (streams word by word)."""
 
@@ -210,11 +219,7 @@ class ScriptedLLM(CustomLLM):
         text = self._answer(prompt)
 
         def gen() -> CompletionResponseGen:
-            so_far = ""
-            for word in text.split(" "):
-                delta = word if not so_far else " " + word
-                so_far += delta
-                yield CompletionResponse(text=so_far, delta=delta)
+            yield from word_chunks(text)
 
         return gen()
 
@@ -344,11 +349,7 @@ class FixedLLM(CustomLLM):
         def gen() -> CompletionResponseGen:
             if self.stream_fails_first:
                 raise ConnectionError("stream broke before its first chunk")
-            so_far = ""
-            for word in text.split(" "):
-                delta = word if not so_far else " " + word
-                so_far += delta
-                yield CompletionResponse(text=so_far, delta=delta)
+            yield from word_chunks(text)
 
         return gen()
 
@@ -360,10 +361,7 @@ class FixedLLM(CustomLLM):
         async def gen() -> CompletionResponseAsyncGen:
             if self.stream_fails_first:
                 raise ConnectionError("stream broke before its first chunk")
-            so_far = ""
-            for word in text.split(" "):
-                delta = word if not so_far else " " + word
-                so_far += delta
-                yield CompletionResponse(text=so_far, delta=delta)
+            for chunk in word_chunks(text):
+                yield chunk
 
         return gen()

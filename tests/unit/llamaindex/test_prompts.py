@@ -36,6 +36,7 @@ from tests.support.llamaindex import (
     _question_in,
     scripted_answer,
     topic_of,
+    word_chunks,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:Smoothie's .*low reliability")
@@ -73,11 +74,7 @@ class PromptSensitiveLLM(CustomLLM):
         text = self._answer(prompt)
 
         def gen() -> CompletionResponseGen:
-            so_far = ""
-            for word in text.split(" "):
-                delta = word if not so_far else " " + word
-                so_far += delta
-                yield CompletionResponse(text=so_far, delta=delta)
+            yield from word_chunks(text)
 
         return gen()
 
