@@ -28,29 +28,10 @@ from langchain_smoothie import (
     SmoothieRunnable,
 )
 from smoothie_core import HashingEmbedder, NotFittedError
+from tests.support.langchain import COUNTRIES, DISHES
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-COUNTRIES = {
-    "France": "Paris",
-    "Italy": "Rome",
-    "Spain": "Madrid",
-    "Japan": "Tokyo",
-    "Egypt": "Cairo",
-    "Peru": "Lima",
-    "Kenya": "Nairobi",
-    "Chile": "Santiago",
-}
-DISHES = {
-    "rice": "simmer it covered for 18 minutes",
-    "eggs": "boil them for 9 minutes",
-    "pasta": "boil it in salted water for 10 minutes",
-    "steak": "sear it 3 minutes a side",
-    "salmon": "bake it at 200 C for 12 minutes",
-    "beans": "soak them overnight then simmer",
-    "potatoes": "roast them at 220 C for 40 minutes",
-    "tofu": "press it then fry it",
-}
 PROMPTS = {
     "brief": "Answer briefly. {question}",
     "careful": "Answer carefully. {question}",
